@@ -1,0 +1,32 @@
+{% macro landing_columns(table_name, include_session_id=false) %}
+    {#- Columns of a landing table in landing order. `session_id` is landing plumbing: the
+        backup stores it once per session, not once per row. -#}
+    {%- set relation = source('landing', table_name) -%}
+    {%- set columns = adapter.get_columns_in_relation(relation) -%}
+    {%- if columns | length == 0 -%}
+        {{ exceptions.raise_compiler_error("Landing table " ~ relation ~ " does not exist or has no columns; "
+            ~ "it is declared for backup in models/landing/_landing__sources.yml.") }}
+    {%- endif -%}
+    {%- set names = columns | map(attribute='name') | map('lower') | list -%}
+    {%- if 'session_id' not in names -%}
+        {{ exceptions.raise_compiler_error("Landing table " ~ relation ~ " has no session_id column; "
+            ~ "every landing table must carry the session it belongs to.") }}
+    {%- endif -%}
+    {%- if include_session_id -%}
+        {{ return(columns) }}
+    {%- endif -%}
+    {{ return(columns | rejectattr('name', 'in', ['session_id', 'SESSION_ID', 'Session_Id']) | list) }}
+{% endmacro %}
+
+
+{% macro is_float_column(column) %}
+    {#- Floats need their sign bit hashed: -0.0 = 0.0 compares equal but must restore as -0.0. -#}
+    {{ return(column.dtype | lower in ['double', 'float', 'real', 'float4', 'float8', 'float64', 'double precision']) }}
+{% endmacro %}
+
+
+{% macro existing_backup_relation(identifier) %}
+    {#- The Head table is read by its own change detection, which cannot `ref` it without a cycle. -#}
+    {%- set schema = generate_schema_name(none, none) -%}
+    {{ return(adapter.get_relation(database=target.database, schema=schema, identifier=identifier)) }}
+{% endmacro %}

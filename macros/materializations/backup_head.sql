@@ -1,0 +1,78 @@
+{% materialization backup_head, default %}
+    {#- Head keeps one current version per (scope, key). It is never rebuilt, not even by
+        --full-refresh: it holds every version that has not closed yet. Each run merges the
+        model's change rows and records the batch in the manifest, atomically. -#}
+    {%- set table_name = config.require('backup_table') -%}
+    {%- set table = session_backup.backup_table_config(table_name) -%}
+    {%- set columns = session_backup.landing_columns(table_name) -%}
+    {%- set identity = session_backup.head_identity(table, columns) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set change_columns = get_column_schema_from_query(sql) -%}
+    {%- set head_columns = change_columns | rejectattr('name', 'equalto', 'backup_change') | list -%}
+
+    {{ run_hooks(pre_hooks) }}
+
+    {%- if existing is none -%}
+        {%- call statement('create_head') -%}
+            {{ create_table_as(false, target_relation,
+                'select ' ~ session_backup._quoted_names(head_columns) ~ ' from (' ~ sql ~ ') as changes where 1 = 0') }}
+        {%- endcall -%}
+    {%- else -%}
+        {#- A column added to landing mid-stream joins Head as NULL for older rows. -#}
+        {%- set present = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- set missing = head_columns | rejectattr('name', 'in', present) | list -%}
+        {%- if missing -%}
+            {% do alter_relation_add_remove_columns(target_relation, missing, none) %}
+        {%- endif -%}
+    {%- endif -%}
+
+    {%- set merge_sql = session_backup.head_merge_sql(target_relation, sql, head_columns, identity) -%}
+    {%- set manifest_sql = session_backup.manifest_insert_sql(table_name) -%}
+    {%- do session_backup.run_atomically([merge_sql, manifest_sql]) -%}
+
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{% macro _quoted_names(columns) %}
+    {%- set names = [] -%}
+    {%- for column in columns -%}{%- do names.append(adapter.quote(column.name)) -%}{%- endfor -%}
+    {{ return(names | join(', ')) }}
+{% endmacro %}
+
+
+{% macro head_merge_sql(target_relation, changes_sql, head_columns, identity) %}
+    {%- set names = [] -%}
+    {%- for column in head_columns -%}{%- do names.append(adapter.quote(column.name)) -%}{%- endfor -%}
+    merge into {{ target_relation }} as head
+    using ({{ changes_sql }}) as changes
+        on head.backup_scope = changes.backup_scope
+        {%- for name in identity %}
+        and head.{{ name }} = changes.{{ name }}
+        {%- endfor %}
+    when matched and changes.backup_change = 'delete' then delete
+    when matched then update set
+        {%- for name in names if name not in identity and name != 'backup_scope' %}
+        {{ name }} = changes.{{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    when not matched and changes.backup_change = 'upsert' then
+        insert ({{ names | join(', ') }})
+        values ({% for name in names %}changes.{{ name }}{% if not loop.last %}, {% endif %}{% endfor %})
+{% endmacro %}
+
+
+{% macro manifest_insert_sql(table_name) %}
+    insert into {{ ref('backup_manifest') }}
+        (session_id, table_name, row_count, checksum_low, checksum_high, hash_version, backed_up_at)
+    select
+        session_id,
+        {{ session_backup.sql_string(table_name) }},
+        row_count,
+        checksum_low,
+        checksum_high,
+        {{ session_backup.sql_string(var('hash_version')) }},
+        current_timestamp
+    from {{ ref('checksums_' ~ table_name) }}
+{% endmacro %}

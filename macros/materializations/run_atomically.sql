@@ -1,0 +1,26 @@
+{% macro run_atomically(statements) %}
+    {#- Runs statements so that either all of them take effect or none does. -#}
+    {{ return(adapter.dispatch('run_atomically', 'session_backup')(statements)) }}
+{% endmacro %}
+
+
+{% macro default__run_atomically(statements) %}
+    {#- dbt opens a transaction before the first statement of a node; one commit ends it. -#}
+    {%- for statement_sql in statements -%}
+        {%- call statement('main' if loop.first else 'atomic_' ~ loop.index) -%}{{ statement_sql }}{%- endcall -%}
+    {%- endfor -%}
+    {% do adapter.commit() %}
+{% endmacro %}
+
+
+{% macro bigquery__run_atomically(statements) %}
+    {#- BigQuery has no session transactions through dbt; a multi-statement transaction in one
+        script job commits all DML together or rolls it back. -#}
+    {%- call statement('main') -%}
+        begin transaction;
+        {% for statement_sql in statements -%}
+        {{ statement_sql }};
+        {% endfor -%}
+        commit transaction;
+    {%- endcall -%}
+{% endmacro %}

@@ -1,0 +1,231 @@
+{% macro changes_model(table_name) %}
+    {#- The heart of the backup: for every pending session of one table (all scopes, whole batch,
+        set-based), compare each row with the version valid before it and emit only changes:
+          closed   - a version that stopped being valid (goes to History),
+          opened   - a version still valid after the batch that Head does not hold yet,
+          problem  - rows that break the declaration (NULL or duplicate key); the model's
+                     post-hook turns them into one clear error before anything is written.
+        Unchanged rows produce nothing, so what is written scales with churn, not table size. -#}
+    {%- if not execute -%}
+        select 1 as placeholder
+    {%- else -%}
+    {%- set table = session_backup.backup_table_config(table_name) -%}
+    {%- set columns = session_backup.landing_columns(table_name) -%}
+    {%- do session_backup.assert_no_reserved_columns(table_name, columns) -%}
+    {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
+    {%- set head_columns = adapter.get_columns_in_relation(head) | map(attribute='name') | map('lower') | list if head else [] -%}
+    {%- set key_names = table.key | map('lower') | list -%}
+    {%- for key in key_names if key not in (columns | map(attribute='name') | map('lower') | list) -%}
+        {{ exceptions.raise_compiler_error("Table '" ~ table_name ~ "': key column '" ~ key ~ "' is not a column of the landing table.") }}
+    {%- endfor -%}
+    {%- if table.is_keyless -%}
+        {%- set identity = ['backup_row_hash', 'backup_row_check_hash'] -%}
+        {%- set compared = 'backup_row_count' -%}
+    {%- else -%}
+        {%- set identity = [] -%}
+        {%- for column in columns if column.name | lower in key_names -%}
+            {%- do identity.append(adapter.quote(column.name)) -%}
+        {%- endfor -%}
+        {%- set compared = 'backup_row_hash' -%}
+    {%- endif -%}
+    {%- set value_columns = [] -%}
+    {%- for column in columns -%}
+        {%- if table.is_keyless or column.name | lower not in key_names -%}
+            {%- do value_columns.append(column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set identity_list = identity | join(', ') -%}
+    {%- set extra = ['backup_row_hash'] + (['backup_row_check_hash', 'backup_row_count'] if table.is_keyless else []) -%}
+
+with
+
+pending_sessions as (
+    {{ session_backup.pending_sessions(table_name) }}
+),
+
+batch_bounds as (
+    select
+        backup_scope,
+        min(session_seq) as first_seq,
+        max(session_seq) as last_seq
+    from pending_sessions
+    group by backup_scope
+),
+
+landing_rows as (
+    select
+        pending_sessions.backup_scope,
+        pending_sessions.session_seq,
+        {%- for column in columns %}
+        landing.{{ adapter.quote(column.name) }},
+        {%- endfor %}
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
+        {%- if table.is_keyless %},
+        {{ session_backup.row_check_hash(columns, 'landing') }} as backup_row_check_hash
+        {%- endif %}
+    from {{ source('landing', table_name) }} as landing
+    inner join pending_sessions
+        on landing.session_id = pending_sessions.session_id
+),
+
+{% if table.is_keyless -%}
+landing_states as (
+    {#- A keyless table stores each distinct row once per version, with its multiplicity. -#}
+    select
+        backup_scope,
+        session_seq,
+        {%- for column in columns %}
+        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }},
+        {%- endfor %}
+        backup_row_hash,
+        backup_row_check_hash,
+        count(*) as backup_row_count
+    from landing_rows
+    group by backup_scope, session_seq, backup_row_hash, backup_row_check_hash
+),
+{%- else -%}
+landing_states as (
+    select * from landing_rows
+),
+{%- endif %}
+
+head_states as (
+    {#- The version each key held before the batch, placed just before the batch's first session. -#}
+    {%- if head %}
+    select
+        head.backup_scope,
+        batch_bounds.first_seq - 1 as session_seq,
+        {%- for column in columns %}
+        {%- if column.name | lower in head_columns %}
+        head.{{ adapter.quote(column.name) }},
+        {%- else %}
+        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }},
+        {%- endif %}
+        {%- endfor %}
+        {%- for name in extra %}
+        head.{{ name }},
+        {%- endfor %}
+        head.backup_valid_from_seq as carried_valid_from_seq,
+        head.backup_valid_from_session_id as carried_valid_from_session_id
+    from {{ head }} as head
+    inner join batch_bounds
+        on head.backup_scope = batch_bounds.backup_scope
+    {%- else %}
+    select
+        *,
+        cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
+        cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
+    from landing_states
+    where 1 = 0
+    {%- endif %}
+),
+
+all_states as (
+    select
+        *,
+        cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
+        cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
+    from landing_states
+    union all
+    select * from head_states
+),
+
+compared_with_previous as (
+    select
+        *,
+        lag(session_seq) over by_identity as previous_seq,
+        lag({{ compared }}) over by_identity as previous_value
+    from all_states
+    window by_identity as (partition by backup_scope, {{ identity_list }} order by session_seq)
+),
+
+version_starts as (
+    select
+        *,
+        case
+            when previous_seq = session_seq - 1 and previous_value = {{ compared }} then 0
+            else 1
+        end as starts_version,
+        coalesce(previous_seq = session_seq, false) as is_duplicate_key
+    from compared_with_previous
+),
+
+numbered_versions as (
+    select
+        *,
+        sum(starts_version) over (
+            partition by backup_scope, {{ identity_list }}
+            order by session_seq
+            rows between unbounded preceding and current row
+        ) as version_number
+    from version_starts
+),
+
+versions as (
+    select
+        backup_scope,
+        {%- for name in identity %}
+        {{ name }},
+        {%- endfor %}
+        version_number,
+        {%- for column in value_columns %}
+        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }},
+        {%- endfor %}
+        {%- for name in extra if name not in identity %}
+        any_value({{ name }}) as {{ name }},
+        {%- endfor %}
+        min(coalesce(carried_valid_from_seq, session_seq)) as backup_valid_from_seq,
+        max(carried_valid_from_session_id) as carried_valid_from_session_id,
+        max(session_seq) as last_seen_seq,
+        count(carried_valid_from_seq) > 0 as is_head_version,
+        max(case when is_duplicate_key then 1 else 0 end) = 1 as has_duplicate_key
+    from numbered_versions
+    group by backup_scope, {{ identity_list }}, version_number
+),
+
+classified as (
+    select
+        versions.*,
+        case
+            when versions.last_seen_seq < batch_bounds.last_seq then versions.last_seen_seq + 1
+        end as backup_valid_to_seq,
+        {%- if table.is_keyless %}
+        false as has_null_key
+        {%- else %}
+        ({% for name in identity %}{{ name }} is null{% if not loop.last %} or {% endif %}{% endfor %}) as has_null_key
+        {%- endif %}
+    from versions
+    inner join batch_bounds
+        on versions.backup_scope = batch_bounds.backup_scope
+),
+
+changes as (
+    select
+        classified.*,
+        case
+            when classified.has_duplicate_key or classified.has_null_key then 'problem'
+            when classified.backup_valid_to_seq is not null then 'closed'
+            else 'opened'
+        end as change_kind,
+        coalesce(classified.carried_valid_from_session_id, opened_in.session_id) as backup_valid_from_session_id,
+        closed_in.session_id as backup_valid_to_session_id,
+        closed_in.started_at as backup_valid_to_at
+    from classified
+    left join pending_sessions as opened_in
+        on opened_in.backup_scope = classified.backup_scope
+        and opened_in.session_seq = classified.backup_valid_from_seq
+    left join pending_sessions as closed_in
+        on closed_in.backup_scope = classified.backup_scope
+        and closed_in.session_seq = classified.backup_valid_to_seq
+    where classified.backup_valid_to_seq is not null
+        or not classified.is_head_version
+        or classified.has_duplicate_key
+        or classified.has_null_key
+)
+
+select
+    *,
+    cast(backup_valid_to_at as date) as backup_closed_date
+from changes
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,90 @@
+{% macro create_backup_functions() %}
+    {#- on-run-end: (re)creates, for every backed-up table, the SQL entry points users and the
+        CLI call:  restore_<table>(session_id)   -> the table exactly as landed;
+                   checksum_<table>(session_id)  -> row count + checksum of that restore. -#}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set statements = [] -%}
+    {%- for table in session_backup.backup_tables() -%}
+        {%- set restore_sql = session_backup.restore_select(table, 'requested_session_id') -%}
+        {%- if restore_sql -%}
+            {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}
+            {%- set value_columns = columns | rejectattr('name', 'equalto', 'session_id') | list -%}
+            {%- set restore_name = 'restore_' ~ table.name -%}
+            {%- do statements.append(session_backup.create_table_function(restore_name, restore_sql)) -%}
+            {%- set checksum_sql -%}
+                select {{ session_backup.checksum_columns('backup_row_hash') }}
+                from (
+                    select {{ session_backup.row_hash(value_columns, 'restored') }} as backup_row_hash
+                    from {{ session_backup.call_table_function(restore_name, 'requested_session_id') }} as restored
+                ) as hashed
+            {%- endset -%}
+            {%- do statements.append(session_backup.create_table_function('checksum_' ~ table.name, checksum_sql)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for statement_sql in statements -%}
+        {%- do run_query(statement_sql) -%}
+    {%- endfor -%}
+    {%- do adapter.dispatch('persist_hook_work', 'session_backup')() -%}
+    {{ return('select 1') }}
+{% endmacro %}
+
+
+{% macro restore_select(table, session_parameter) %}
+    {#- The restore query for a table, by strategy; empty until the table has been backed up. -#}
+    {%- if table.strategy == 'history' -%}
+        {%- if session_backup.existing_backup_relation('head_' ~ table.name) is none
+            or session_backup.existing_backup_relation('history_' ~ table.name) is none -%}
+            {{ return('') }}
+        {%- endif -%}
+        {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}
+        {{ return(session_backup.restore_history_select(table, columns, session_parameter)) }}
+    {%- endif -%}
+    {{ return(session_backup.restore_select_for_strategy(table, session_parameter)) }}
+{% endmacro %}
+
+
+{% macro restore_select_for_strategy(table, session_parameter) %}
+    {#- Filled in by the classic strategies (full, incremental, differential, snapshot). -#}
+    {{ return('') }}
+{% endmacro %}
+
+
+{% macro create_table_function(name, body_sql) %}
+    {{ return(adapter.dispatch('create_table_function', 'session_backup')(name, body_sql)) }}
+{% endmacro %}
+
+{% macro duckdb__create_table_function(name, body_sql) %}
+    {#- A DuckDB table macro is stored in the database and called like a table. -#}
+    create or replace macro {{ adapter.quote(target.database) }}.{{ adapter.quote(target.schema) }}.{{ name }}(requested_session_id) as table
+    {{ body_sql }}
+{% endmacro %}
+
+{% macro bigquery__create_table_function(name, body_sql) %}
+    create or replace table function `{{ target.database }}`.`{{ target.schema }}`.`{{ name }}`(requested_session_id STRING) as (
+    {{ body_sql }}
+    )
+{% endmacro %}
+
+
+{% macro call_table_function(name, argument) %}
+    {{ return(adapter.dispatch('call_table_function', 'session_backup')(name, argument)) }}
+{% endmacro %}
+
+{% macro duckdb__call_table_function(name, argument) %}
+    {{ adapter.quote(target.database) }}.{{ adapter.quote(target.schema) }}.{{ name }}({{ argument }})
+{% endmacro %}
+
+{% macro bigquery__call_table_function(name, argument) %}
+    `{{ target.database }}`.`{{ target.schema }}`.`{{ name }}`({{ argument }})
+{% endmacro %}
+
+
+{% macro default__persist_hook_work() %}
+    {#- BigQuery DDL is committed as it runs. -#}
+{% endmacro %}
+
+{% macro duckdb__persist_hook_work() %}
+    {#- dbt-duckdb rolls back its on-run-end connection; the functions must outlive the run. -#}
+    {%- do run_query('commit') -%}
+    {%- do run_query('begin transaction') -%}
+{% endmacro %}

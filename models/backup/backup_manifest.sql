@@ -1,0 +1,16 @@
+{#- One row per (session, table) backed up: the landing row count and checksum taken at backup
+    time. Rows are written by each Head table's materialization in the same transaction as its
+    merge, so a table counts as backed up for a session exactly when this row exists.
+    This model only defines the table; it never adds rows itself. -#}
+{{ config(materialized='incremental', on_schema_change='fail') }}
+
+select
+    cast(null as {{ dbt.type_string() }}) as session_id,
+    cast(null as {{ dbt.type_string() }}) as table_name,
+    cast(null as {{ dbt.type_bigint() }}) as row_count,
+    cast(null as {{ dbt.type_bigint() }}) as checksum_low,
+    cast(null as {{ dbt.type_bigint() }}) as checksum_high,
+    cast(null as {{ dbt.type_string() }}) as hash_version,
+    cast(null as {{ dbt.type_timestamp() }}) as backed_up_at
+from {{ ref('backup_sessions') }}
+where 1 = 0
