@@ -221,6 +221,29 @@ def _tpchgen_path() -> str:
     return found
 
 
+# tpchgen-cli output per scale factor, kept for the life of the process (a TemporaryDirectory
+# removes itself at exit): tests and benchmarks that call generate() repeatedly pay for it once.
+_BASE_DIRS: dict[str, tempfile.TemporaryDirectory[str]] = {}
+
+
+def tpch_base_dir(scale_factor: float) -> Path:
+    """Generate the four TPC-H tables at ``scale_factor`` as Parquet (once per process)."""
+    key = repr(scale_factor)
+    if key not in _BASE_DIRS:
+        tmp = tempfile.TemporaryDirectory(prefix="tpchgen-")
+        cmd = [
+            _tpchgen_path(), "parquet", "-s", key, "-T", ",".join(STATE_TABLES),
+            "-o", tmp.name, "-q",
+        ]  # fmt: skip
+        try:
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        except BaseException:
+            tmp.cleanup()
+            raise
+        _BASE_DIRS[key] = tmp
+    return Path(_BASE_DIRS[key].name)
+
+
 # --------------------------------------------------------------------------------------------
 # Generator
 # --------------------------------------------------------------------------------------------
@@ -287,21 +310,16 @@ class _Generator:
     # -- base data ---------------------------------------------------------------------------
 
     def load_base(self) -> None:
-        """Run tpchgen-cli once into a temp dir and keep the four tables as temp tables."""
+        """Load the TPC-H base tables (from tpchgen-cli's Parquet) as temp tables, once."""
         if self.base_loaded:
             return
-        with tempfile.TemporaryDirectory(prefix="tpchgen-") as tmp:
-            cmd = [
-                _tpchgen_path(), "parquet", "-s", repr(self.sf), "-T", ",".join(STATE_TABLES),
-                "-o", tmp, "-q",
-            ]  # fmt: skip
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            for table in STATE_TABLES:
-                _sql(
-                    self.con,
-                    f"CREATE OR REPLACE TEMP TABLE base_{table} AS SELECT * FROM read_parquet($p)",
-                    p=str(Path(tmp) / f"{table}.parquet"),
-                )
+        base_dir = tpch_base_dir(self.sf)
+        for table in STATE_TABLES:
+            _sql(
+                self.con,
+                f"CREATE OR REPLACE TEMP TABLE base_{table} AS SELECT * FROM read_parquet($p)",
+                p=str(base_dir / f"{table}.parquet"),
+            )
         self.base_loaded = True
 
     def init_from_base(self, st: _ScopeState, tables: Iterable[str]) -> None:

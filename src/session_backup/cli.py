@@ -1,0 +1,232 @@
+"""The `session-backup` command: backup, restore, verify, status and the rest.
+
+Results go to stdout (`--json` for machines), progress and logs to stderr.
+Exit codes: 0 ok, 1 a problem was found (mismatch, refused data), 2 usage or environment error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from session_backup import __version__
+from session_backup.config import Settings, load_settings
+from session_backup.declarations import load_declarations
+from session_backup.errors import EXIT_PROBLEM, BackupError
+
+
+class Context:
+    def __init__(self, settings: Settings, as_json: bool, quiet: bool, debug: bool) -> None:
+        self.settings = settings
+        self.as_json = as_json
+        self.quiet = quiet
+        self.debug = debug
+
+    def emit(self, payload: Any, human: str) -> None:
+        click.echo(json.dumps(payload, indent=2, default=str) if self.as_json else human)
+
+    def progress(self, length: int, label: str):
+        hidden = self.quiet or self.as_json and not sys.stderr.isatty()
+        return click.progressbar(length=length, label=label, file=sys.stderr, hidden=hidden)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="session-backup")
+@click.option("--project-dir", type=click.Path(file_okay=False), envvar="SESSION_BACKUP_PROJECT_DIR",
+              help="The session_backup dbt project (default: current directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def main(click_context: click.Context, project_dir: str | None, as_json: bool, quiet: bool, debug: bool) -> None:
+    """Back up every session of the optimization system into Head/History tables and
+    restore any of them exactly.
+
+    \b
+    Typical day:
+      session-backup backup                  # back up every pending session (dbt build)
+      session-backup status                  # what is backed up
+      session-backup restore --session VN-20240101T000000 --into restored
+      session-backup verify --all            # recompute every checksum from the backup
+    """
+    click_context.obj = Context(load_settings(project_dir), as_json, quiet, debug)
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Only report whether the files are up to date (exit 1 if not).")
+@pass_context
+def generate(ctx: Context, check: bool) -> None:
+    """Write the dbt models of every declared table.
+
+    Run it after adding or changing a `meta.backup` declaration in
+    models/landing/_landing__sources.yml.
+
+    \b
+    Example:
+      session-backup generate && session-backup backup
+    """
+    from session_backup.generate import apply, plan
+
+    if check:
+        to_write, stale = plan(ctx.settings.project_dir)
+        changed = sorted(str(path) for path in list(to_write) + list(stale))
+        ctx.emit({"up_to_date": not changed, "changed": changed},
+                 "up to date" if not changed else "out of date: " + ", ".join(changed))
+        if changed:
+            sys.exit(EXIT_PROBLEM)
+        return
+    written, removed = apply(ctx.settings.project_dir)
+    ctx.emit(
+        {"written": [str(path) for path in written], "removed": [str(path) for path in removed]},
+        f"{len(written)} model file(s) written, {len(removed)} removed",
+    )
+
+
+@main.command()
+@click.option("--wait", is_flag=True, help="If another backup is running, wait for it instead of stopping.")
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild working tables; Head, History and manifests are never dropped.")
+@pass_context
+def backup(ctx: Context, wait: bool, full_refresh: bool) -> None:
+    """Back up every succeeded session not backed up yet, for every declared table.
+
+    One `dbt build` covers all pending sessions, set-based, whatever their number.
+    Safe to re-run: nothing is stored twice; an interrupted run is completed by the next one.
+
+    \b
+    Example:
+      session-backup backup --wait
+    """
+    from session_backup.backup import project_is_generated, run_backup
+    from session_backup.status import session_states
+    from session_backup.warehouse import open_warehouse
+
+    project_is_generated(ctx.settings)
+    if not ctx.quiet:
+        click.echo("running dbt build ...", err=True)
+    result = run_backup(ctx.settings, wait=wait, full_refresh=full_refresh)
+    with open_warehouse(ctx.settings) as warehouse:
+        states = session_states(warehouse, load_declarations(ctx.settings.project_dir))
+    counts: dict[str, int] = {}
+    for state in states:
+        counts[state["state"]] = counts.get(state["state"], 0) + 1
+    ctx.emit(
+        {"seconds": round(result.seconds, 3), "sessions": counts},
+        f"backup done in {result.seconds:.1f}s: "
+        + ", ".join(f"{count} {state}" for state, count in sorted(counts.items())),
+    )
+
+
+@main.command()
+@click.option("--session", "session_id", required=True, help="The session to restore.")
+@click.option("--table", "tables", multiple=True, help="A table to restore (repeatable; default: all).")
+@click.option("--into", "into_schema", required=True,
+              help="Schema (DuckDB) or dataset (BigQuery) to create the tables in; replaced if present.")
+@pass_context
+def restore(ctx: Context, session_id: str, tables: tuple[str, ...], into_schema: str) -> None:
+    """Materialize tables exactly as they were landed for one session.
+
+    Every row, value and duplicate, with the landing's columns and types; all tables or none.
+
+    \b
+    Example:
+      session-backup restore --session VN-20240101T000000 --table orders --into explain_vn
+    """
+    from session_backup.restore import choose_tables
+    from session_backup.restore import restore as restore_tables
+    from session_backup.warehouse import open_warehouse
+
+    with open_warehouse(ctx.settings, read_only=False) as warehouse:
+        chosen = choose_tables(warehouse, session_id, tables, load_declarations(ctx.settings.project_dir))
+        counts = restore_tables(warehouse, session_id, chosen, into_schema)
+    ctx.emit(
+        {"session_id": session_id, "into": into_schema, "tables": counts},
+        "\n".join(f"{into_schema}.{table}: {rows} rows" for table, rows in counts.items()),
+    )
+
+
+@main.command()
+@click.option("--session", "session_id", help="Verify one session.")
+@click.option("--all", "verify_all", is_flag=True, help="Verify every backed-up session.")
+@pass_context
+def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
+    """Recompute each restored table's checksum from the backup and compare with the manifest.
+
+    Exit code 1 if any table of any session differs.
+
+    \b
+    Example:
+      session-backup verify --all --json
+    """
+    from session_backup.restore import manifest_entries
+    from session_backup.restore import verify as verify_entries
+    from session_backup.warehouse import open_warehouse
+
+    if bool(session_id) == verify_all:
+        raise click.UsageError("Give exactly one of --session ID or --all.")
+    with open_warehouse(ctx.settings) as warehouse:
+        entries = manifest_entries(warehouse, session_id)
+        with ctx.progress(len(entries), "verifying") as bar:
+            results = verify_entries(warehouse, entries, on_progress=lambda: bar.update(1))
+    failed = [result for result in results if not result.ok]
+    sessions = len({result.session_id for result in results})
+    lines = [f"verified {len(results)} table backups of {sessions} session(s): {len(failed)} mismatch(es)"]
+    for result in failed:
+        lines.append(
+            f"MISMATCH {result.session_id} {result.table}: "
+            + (result.error or f"expected {result.expected}, got {result.actual}")
+        )
+    ctx.emit({"checked": len(results), "sessions": sessions, "failed": [r.as_dict() for r in failed],
+              "ok": not failed}, "\n".join(lines))
+    if failed:
+        sys.exit(EXIT_PROBLEM)
+
+
+@main.command()
+@click.option("--scope", help="Only this scope.")
+@pass_context
+def status(ctx: Context, scope: str | None) -> None:
+    """List sessions and their backup state (backed_up, partial, pending, skipped).
+
+    \b
+    Example:
+      session-backup status --scope VN
+    """
+    from session_backup.status import session_states
+    from session_backup.warehouse import open_warehouse
+
+    with open_warehouse(ctx.settings) as warehouse:
+        states = session_states(warehouse, load_declarations(ctx.settings.project_dir), scope)
+    lines = [f"{'session_id':<28} {'scope':<6} {'started_at':<20} {'state':<10} tables"]
+    for state in states:
+        lines.append(
+            f"{state['session_id']:<28} {state['scope']:<6} {state['started_at'][:19]:<20} "
+            f"{state['state']:<10} {state['tables_backed_up']}/{state['tables_declared']}"
+        )
+    ctx.emit(states, "\n".join(lines))
+
+
+def run() -> None:
+    """Entry point that maps unexpected exceptions to exit code 2 without a traceback."""
+    debug = "--debug" in sys.argv
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            raise
+        click.echo(f"Error: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(2)

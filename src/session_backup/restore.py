@@ -1,0 +1,119 @@
+"""Restore and verify: both go through the restore_<table>/checksum_<table> functions that
+dbt creates, so the CLI, SQL users and the tests all exercise the same path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from session_backup.declarations import TableDeclaration
+from session_backup.errors import BackupError
+from session_backup.warehouse import Warehouse
+
+
+def backed_up_tables(warehouse: Warehouse, session_id: str) -> list[str]:
+    """Tables the manifest holds for a session; an unknown session is an error."""
+    manifest = warehouse.backup_relation("backup_manifest")
+    sessions = warehouse.backup_relation("backup_sessions")
+    p = warehouse.param("session_id")
+    known = warehouse.query(f"select count(*) from {sessions} where session_id = {p}", session_id=session_id)
+    if known[0][0] == 0:
+        raise BackupError(f"Session {session_id!r} is not in the backup (see `session-backup status`).")
+    rows = warehouse.query(
+        f"select table_name from {manifest} where session_id = {p} order by table_name",
+        session_id=session_id,
+    )
+    return [row[0] for row in rows]
+
+
+def choose_tables(
+    warehouse: Warehouse,
+    session_id: str,
+    requested: Iterable[str],
+    declared: list[TableDeclaration],
+) -> list[str]:
+    available = backed_up_tables(warehouse, session_id)
+    requested = list(dict.fromkeys(requested))
+    if not requested:
+        if not available:
+            raise BackupError(f"Session {session_id!r} was claimed but no table of it is backed up yet.")
+        return available
+    declared_names = {table.name for table in declared}
+    for table in requested:
+        if table not in declared_names:
+            raise BackupError(
+                f"Table {table!r} is not declared for backup (declared: {', '.join(sorted(declared_names))})."
+            )
+        if table not in available:
+            raise BackupError(f"Table {table!r} has no backup for session {session_id!r}.")
+    return requested
+
+
+def restore(
+    warehouse: Warehouse,
+    session_id: str,
+    tables: list[str],
+    into_schema: str,
+) -> dict[str, int]:
+    return warehouse.restore_tables(session_id, tables, into_schema)
+
+
+@dataclass
+class VerifyResult:
+    session_id: str
+    table: str
+    ok: bool
+    expected: tuple[int, int, int]
+    actual: tuple[int, int, int] | None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "session_id": self.session_id,
+            "table": self.table,
+            "ok": self.ok,
+            "expected": {"row_count": self.expected[0], "checksum": list(self.expected[1:])},
+            "actual": None
+            if self.actual is None
+            else {"row_count": self.actual[0], "checksum": list(self.actual[1:])},
+            "error": self.error,
+        }
+
+
+def manifest_entries(warehouse: Warehouse, session_id: str | None) -> list[tuple]:
+    manifest = warehouse.backup_relation("backup_manifest")
+    sessions = warehouse.backup_relation("backup_sessions")
+    where = ""
+    params = {}
+    if session_id is not None:
+        backed_up_tables(warehouse, session_id)  # an unknown session is an error, not "nothing to do"
+        where = f"where manifest.session_id = {warehouse.param('session_id')}"
+        params["session_id"] = session_id
+    return warehouse.query(
+        "select manifest.session_id, manifest.table_name, manifest.row_count, manifest.checksum_low, "
+        f"manifest.checksum_high from {manifest} as manifest "
+        f"inner join {sessions} as sessions on manifest.session_id = sessions.session_id {where} "
+        "order by sessions.scope, sessions.session_seq, manifest.table_name",
+        **params,
+    )
+
+
+def verify(
+    warehouse: Warehouse,
+    entries: list[tuple],
+    on_progress: Callable[[], None] = lambda: None,
+) -> list[VerifyResult]:
+    results = []
+    for session_id, table, row_count, low, high in entries:
+        expected = (int(row_count), int(low), int(high))
+        try:
+            rows = warehouse.query(
+                f"select * from {warehouse.function_call('checksum_' + table, warehouse.param('session_id'))}",
+                session_id=session_id,
+            )
+            actual = tuple(int(value) for value in rows[0])
+            results.append(VerifyResult(session_id, table, actual == expected, expected, actual))
+        except BackupError as exc:
+            results.append(VerifyResult(session_id, table, False, expected, None, str(exc)))
+        on_progress()
+    return results
