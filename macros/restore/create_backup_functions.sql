@@ -43,12 +43,6 @@
 {% endmacro %}
 
 
-{% macro restore_select_for_strategy(table, session_parameter) %}
-    {#- Filled in by the classic strategies (full, incremental, differential, snapshot). -#}
-    {{ return('') }}
-{% endmacro %}
-
-
 {% macro create_table_function(name, body_sql) %}
     {{ return(adapter.dispatch('create_table_function', 'session_backup')(name, body_sql)) }}
 {% endmacro %}
