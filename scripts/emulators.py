@@ -199,15 +199,29 @@ def start(
             gcs_port = free_port()
             url = f"http://{HOST}:{gcs_port}"
             gcs_proc = _spawn(
-                [str(_get_binary_path()), "-scheme", "http", "-host", HOST,
-                 "-port", str(gcs_port), "-backend", "memory", "-external-url", url],
-                state / GCS_LOG, base_env, state,
+                [
+                    str(_get_binary_path()),
+                    "-scheme",
+                    "http",
+                    "-host",
+                    HOST,
+                    "-port",
+                    str(gcs_port),
+                    "-backend",
+                    "memory",
+                    "-external-url",
+                    url,
+                ],
+                state / GCS_LOG,
+                base_env,
+                state,
             )
             started.append((gcs_proc.pid, _GCS_MARKER))
             (state / GCS_PID).write_text(f"{gcs_proc.pid}\n")
             try:
-                _wait_healthy(gcs_proc, f"{url}/storage/v1/b", state / GCS_LOG,
-                              "fake-gcs-server", timeout)
+                _wait_healthy(
+                    gcs_proc, f"{url}/storage/v1/b", state / GCS_LOG, "fake-gcs-server", timeout
+                )
                 break
             except EmulatorError:
                 if attempt == 2 or gcs_proc.poll() is None:
@@ -218,15 +232,31 @@ def start(
         for attempt in range(3):
             bq_port, grpc_port = free_port(), free_port()
             bq_proc = _spawn(
-                [python or sys.executable, str(Path(__file__).resolve()), _BQ_MARKER,
-                 "--port", str(bq_port), "--grpc-port", str(grpc_port), "--project", project],
-                state / BQ_LOG, base_env, state,
+                [
+                    python or sys.executable,
+                    str(Path(__file__).resolve()),
+                    _BQ_MARKER,
+                    "--port",
+                    str(bq_port),
+                    "--grpc-port",
+                    str(grpc_port),
+                    "--project",
+                    project,
+                ],
+                state / BQ_LOG,
+                base_env,
+                state,
             )
             started.append((bq_proc.pid, _BQ_MARKER))
             (state / BQ_PID).write_text(f"{bq_proc.pid}\n")
             try:
-                _wait_healthy(bq_proc, f"http://{HOST}:{bq_port}/healthz", state / BQ_LOG,
-                              "bqemulator", timeout)
+                _wait_healthy(
+                    bq_proc,
+                    f"http://{HOST}:{bq_port}/healthz",
+                    state / BQ_LOG,
+                    "bqemulator",
+                    timeout,
+                )
                 break
             except EmulatorError:
                 if attempt == 2 or bq_proc.poll() is None:
@@ -253,8 +283,10 @@ def stop(state_dir: str | os.PathLike) -> list[str]:
     """Stop what `start` started in `state_dir`; return the names of stopped servers."""
     state = Path(state_dir).resolve()
     stopped = []
-    for pidfile, marker, name in ((BQ_PID, _BQ_MARKER, "bqemulator"),
-                                  (GCS_PID, _GCS_MARKER, "fake-gcs-server")):
+    for pidfile, marker, name in (
+        (BQ_PID, _BQ_MARKER, "bqemulator"),
+        (GCS_PID, _GCS_MARKER, "fake-gcs-server"),
+    ):
         p = state / pidfile
         if not p.exists():
             continue
@@ -268,8 +300,10 @@ def stop(state_dir: str | os.PathLike) -> list[str]:
 def status(state_dir: str | os.PathLike) -> dict[str, bool]:
     state = Path(state_dir).resolve()
     out = {}
-    for pidfile, marker, name in ((BQ_PID, _BQ_MARKER, "bqemulator"),
-                                  (GCS_PID, _GCS_MARKER, "fake-gcs-server")):
+    for pidfile, marker, name in (
+        (BQ_PID, _BQ_MARKER, "bqemulator"),
+        (GCS_PID, _GCS_MARKER, "fake-gcs-server"),
+    ):
         p = state / pidfile
         pid = int(p.read_text().strip()) if p.exists() else 0
         out[name] = bool(pid) and _alive(pid) and marker in _cmdline(pid)
@@ -314,12 +348,26 @@ def _bq_serve(port: int, grpc_port: int, project: str, data_dir: str | None) -> 
         try:
             self._connection.execute("LOAD spatial")
         except Exception as exc:  # noqa: BLE001 - GEOGRAPHY just stays unavailable
-            print(f"[emulators] spatial not loaded (GEOGRAPHY unavailable): {exc}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[emulators] spatial not loaded (GEOGRAPHY unavailable): {exc}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     DuckDBEngine._load_spatial = _load_spatial_best_effort
-    args = ["start", "--rest-host", HOST, "--rest-port", str(port), "--grpc-host", HOST,
-            "--grpc-port", str(grpc_port), "--project", project]
+    args = [
+        "start",
+        "--rest-host",
+        HOST,
+        "--rest-port",
+        str(port),
+        "--grpc-host",
+        HOST,
+        "--grpc-port",
+        str(grpc_port),
+        "--project",
+        project,
+    ]
     args += ["--data-dir", data_dir] if data_dir else ["--ephemeral"]
     cli.main(args=args, prog_name="bqemulator")  # click: exits the process when done
 
@@ -333,8 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("start", help="start both emulators in the background")
     p.add_argument("--state-dir", required=True, help="pid files, logs and emulators.env")
     p.add_argument("--project", default=DEFAULT_PROJECT)
-    p.add_argument("--gcs-local-root", default=None,
-                   help="where bqemulator maps gs:// URIs (default STATE_DIR/gcs-local)")
+    p.add_argument(
+        "--gcs-local-root",
+        default=None,
+        help="where bqemulator maps gs:// URIs (default STATE_DIR/gcs-local)",
+    )
     p.add_argument("--timeout", type=float, default=30.0)
     for name in ("stop", "status"):
         q = sub.add_parser(name)

@@ -27,9 +27,9 @@
         {%- endif -%}
     {%- endif -%}
 
-    {%- set merge_sql = session_backup.head_merge_sql(target_relation, sql, head_columns, identity) -%}
+    {%- set head_statements = session_backup.head_apply_sql(target_relation, sql, head_columns, identity) -%}
     {%- set manifest_sql = session_backup.manifest_insert_sql(table_name) -%}
-    {%- do session_backup.run_atomically([merge_sql, manifest_sql]) -%}
+    {%- do session_backup.run_atomically(head_statements + [manifest_sql]) -%}
 
     {{ run_hooks(post_hooks) }}
     {{ return({'relations': [target_relation]}) }}
@@ -40,6 +40,40 @@
     {%- set names = [] -%}
     {%- for column in columns -%}{%- do names.append(adapter.quote(column.name)) -%}{%- endfor -%}
     {{ return(names | join(', ')) }}
+{% endmacro %}
+
+
+{% macro head_apply_sql(target_relation, changes_sql, head_columns, identity) %}
+    {#- The statements that apply a batch's upserts and deletes to Head. -#}
+    {{ return(adapter.dispatch('head_apply_sql', 'session_backup')(target_relation, changes_sql, head_columns, identity)) }}
+{% endmacro %}
+
+
+{% macro default__head_apply_sql(target_relation, changes_sql, head_columns, identity) %}
+    {{ return([session_backup.head_merge_sql(target_relation, changes_sql, head_columns, identity)]) }}
+{% endmacro %}
+
+
+{% macro duckdb__head_apply_sql(target_relation, changes_sql, head_columns, identity) %}
+    {#- Not MERGE ... UPDATE: DuckDB (2.0) skips an update whose new value compares equal, so a
+        -0.0 would never become 0.0 (and vice versa). Delete + insert writes the new value. -#}
+    {%- set names = [] -%}
+    {%- for column in head_columns -%}{%- do names.append(adapter.quote(column.name)) -%}{%- endfor -%}
+    {%- set delete_sql -%}
+    delete from {{ target_relation }} as head
+    using ({{ changes_sql }}) as changes
+    where head.backup_scope = changes.backup_scope
+        {%- for name in identity %}
+        and head.{{ name }} = changes.{{ name }}
+        {%- endfor %}
+    {%- endset -%}
+    {%- set insert_sql -%}
+    insert into {{ target_relation }} ({{ names | join(', ') }})
+    select {{ names | join(', ') }}
+    from ({{ changes_sql }}) as changes
+    where changes.backup_change = 'upsert'
+    {%- endset -%}
+    {{ return([delete_sql, insert_sql]) }}
 {% endmacro %}
 
 

@@ -70,6 +70,7 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
         result = dbtRunner().invoke(full_args)
     finally:
         os.chdir(cwd)
+        _release_duckdb()
     seconds = time.perf_counter() - started
     errors: list[str] = []
     timings: dict[str, float] = {}
@@ -87,6 +88,19 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
         seconds=seconds,
         node_timings=timings,
     )
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the life of the process; close it so the CLI (or
+    a test) can open the file again, read-only or not, in the same process."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def _clean_message(node: str, message: str) -> str:

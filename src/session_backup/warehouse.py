@@ -83,7 +83,7 @@ class DuckDBWarehouse(Warehouse):
             try:
                 # ATTACH takes no parameters; the path is quoted as a string literal.
                 self.connection.execute(
-                    f"attach {_duckdb_string(str(settings.landing_db))} as landing (read_only)"
+                    f"attach if not exists {_duckdb_string(str(settings.landing_db))} as landing (read_only)"
                 )
                 self.landing_attached = True
             except duckdb.Error:

@@ -1,0 +1,151 @@
+"""Test helpers: a private copy of the dbt project with its own declarations and databases."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import struct
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import yaml
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_PARTS = ["dbt_project.yml", "profiles.example.yml", "macros", "snapshots"]
+CORE_MODELS = ["models/backup/backup_sessions.sql", "models/backup/backup_manifest.sql"]
+
+
+def copy_project(destination: Path, declarations: dict[str, dict]) -> Path:
+    """The project's macros and core models, with `declarations` as the landing sources."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part, dirs_exist_ok=True)
+        elif source.exists():
+            shutil.copy(source, destination / part)
+    shutil.copy(REPO / "profiles.example.yml", destination / "profiles.yml")
+    for model in CORE_MODELS:
+        (destination / model).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / model, destination / model)
+    write_declarations(destination, declarations)
+    return destination
+
+
+def write_declarations(project: Path, declarations: dict[str, dict]) -> None:
+    source = yaml.safe_load((REPO / "models/landing/_landing__sources.yml").read_text())["sources"][0]
+    tables = [{"name": "sessions"}]
+    for name, backup in declarations.items():
+        tables.append({"name": name, "meta": {"backup": backup}})
+    source["tables"] = tables
+    path = project / "models/landing/_landing__sources.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"version": 2, "sources": [source]}, sort_keys=False))
+
+
+class Deployment:
+    """A project copy plus its landing, backup and cold locations, driven like a user would."""
+
+    def __init__(self, root: Path, declarations: dict[str, dict]) -> None:
+        self.root = root
+        self.project = copy_project(root / "project", declarations)
+        self.landing_db = root / "landing.duckdb"
+        self.backup_db = root / "backup.duckdb"
+        self.env = {
+            "SESSION_BACKUP_PROJECT_DIR": str(self.project),
+            "SESSION_BACKUP_DB": str(self.backup_db),
+            "SESSION_BACKUP_LANDING_DB": str(self.landing_db),
+            "SESSION_BACKUP_COLD_ROOT": str(root / "cold"),
+            "SESSION_BACKUP_TARGET": "duckdb",
+            "DBT_PROFILES_DIR": str(self.project),
+            "DBT_TARGET_PATH": str(root / "target"),
+            "DBT_LOG_PATH": str(root / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        self.cli(["generate"])
+
+    @contextmanager
+    def environment(self) -> Iterator[None]:
+        saved = {key: os.environ.get(key) for key in self.env}
+        os.environ.update(self.env)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def cli(self, args: list[str]):
+        from session_backup.cli import main
+
+        with self.environment():
+            return CliRunner().invoke(main, args, catch_exceptions=False)
+
+    def backup(self, *extra: str):
+        return self.cli(["backup", *extra])
+
+    def landing(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.landing_db))
+
+    def backup_connection(self) -> duckdb.DuckDBPyConnection:
+        connection = duckdb.connect(str(self.backup_db), read_only=True)
+        connection.execute(f"attach if not exists '{self.landing_db}' as landing (read_only)")
+        return connection
+
+    def sessions(self) -> list[str]:
+        with self.backup_connection() as connection:
+            return [row[0] for row in connection.execute(
+                "select session_id from backup.backup.backup_sessions order by scope, session_seq").fetchall()]
+
+
+def canonical(value: Any) -> Any:
+    """A comparable stand-in that keeps what '==' would blur: -0.0 vs 0.0, NaN, types."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ("float", "nan")
+        return ("float", struct.pack(">d", value))
+    if isinstance(value, (list, tuple)):
+        return tuple(canonical(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((key, canonical(item)) for key, item in value.items()))
+    return (type(value).__name__, value)
+
+
+def multiset(rows: list[tuple]) -> Counter:
+    return Counter(tuple(canonical(value) for value in row) for row in rows)
+
+
+def assert_restores_exactly(deployment: Deployment, tables: list[str], sessions: list[str] | None = None) -> int:
+    """Every table of every session equals landing as a multiset, value by value. Returns
+    the number of (session, table) pairs compared."""
+    compared = 0
+    with deployment.backup_connection() as connection:
+        for session_id in sessions or deployment.sessions():
+            for table in tables:
+                landing_columns = [row[0] for row in connection.execute(
+                    "select column_name from information_schema.columns where table_catalog = 'landing' "
+                    "and table_name = ? order by ordinal_position", [table]).fetchall()]
+                restored = connection.execute(
+                    f"select * from backup.backup.restore_{table}(?)", [session_id])
+                restored_columns = [description[0] for description in restored.description]
+                restored_rows = restored.fetchall()
+                restored_types = [str(description[1]) for description in restored.description]
+                expected = connection.execute(
+                    f'select * from landing.main."{table}" where session_id = ?', [session_id])
+                expected_types = [str(description[1]) for description in expected.description]
+                expected_rows = expected.fetchall()
+                assert restored_columns == landing_columns, (table, restored_columns, landing_columns)
+                assert restored_types == expected_types, (table, restored_types, expected_types)
+                assert multiset(restored_rows) == multiset(expected_rows), (
+                    f"{table} of {session_id}: restored {len(restored_rows)} rows, landed {len(expected_rows)}; "
+                    f"missing {list((multiset(expected_rows) - multiset(restored_rows)).items())[:3]}, "
+                    f"extra {list((multiset(restored_rows) - multiset(expected_rows)).items())[:3]}")
+                compared += 1
+    return compared
