@@ -109,4 +109,5 @@
         {{ session_backup.sql_string(var('hash_version')) }},
         current_timestamp
     from {{ ref('checksums_' ~ table_name) }}
+    where not is_recheck
 {% endmacro %}

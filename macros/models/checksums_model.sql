@@ -1,6 +1,9 @@
 {% macro checksums_model(table_name) %}
     {#- Row count and order-independent checksum of each pending session's landing content,
-        computed at backup time; `verify` recomputes them from the backup and compares. -#}
+        computed at backup time; `verify` recomputes them from the backup and compares.
+        The last `recheck_recent_sessions` backed-up sessions per scope that are still in landing
+        are checksummed again: if landing now holds different content for them, the post-hook
+        refuses the batch instead of letting two versions of one session exist. -#}
     {%- if not execute -%}
         select 1 as placeholder
     {%- else -%}
@@ -11,13 +14,44 @@ pending_sessions as (
     {{ session_backup.pending_sessions(table_name) }}
 ),
 
+recent_backed_up_sessions as (
+    select
+        claimed.session_id,
+        claimed.scope as backup_scope,
+        claimed.session_seq
+    from {{ ref('backup_sessions') }} as claimed
+    inner join {{ ref('backup_manifest') }} as manifest
+        on manifest.session_id = claimed.session_id
+        and manifest.table_name = {{ session_backup.sql_string(table_name) }}
+    inner join (
+        select sessions.scope, max(sessions.session_seq) as last_seq
+        from {{ ref('backup_manifest') }} as manifest
+        inner join {{ ref('backup_sessions') }} as sessions
+            on manifest.session_id = sessions.session_id
+        where manifest.table_name = {{ session_backup.sql_string(table_name) }}
+        group by sessions.scope
+    ) as progress
+        on progress.scope = claimed.scope
+    where claimed.session_seq > progress.last_seq - {{ var('recheck_recent_sessions', 2) | int }}
+        and exists (
+            select 1 from {{ source('landing', 'sessions') }} as landed
+            where landed.session_id = claimed.session_id
+        )
+),
+
+checked_sessions as (
+    select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
+    union all
+    select session_id, backup_scope, session_seq, true as is_recheck from recent_backed_up_sessions
+),
+
 hashed_rows as (
     select
         landing.session_id,
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
     from {{ source('landing', table_name) }} as landing
-    inner join pending_sessions
-        on landing.session_id = pending_sessions.session_id
+    inner join checked_sessions
+        on landing.session_id = checked_sessions.session_id
 ),
 
 session_checksums as (
@@ -30,14 +64,15 @@ session_checksums as (
 
 {#- A session with no rows is a real, empty state and is recorded as such. -#}
 select
-    pending_sessions.session_id,
-    pending_sessions.backup_scope,
-    pending_sessions.session_seq,
+    checked_sessions.session_id,
+    checked_sessions.backup_scope,
+    checked_sessions.session_seq,
+    checked_sessions.is_recheck,
     coalesce(session_checksums.row_count, 0) as row_count,
     coalesce(session_checksums.checksum_low, 0) as checksum_low,
     coalesce(session_checksums.checksum_high, 0) as checksum_high
-from pending_sessions
+from checked_sessions
 left join session_checksums
-    on pending_sessions.session_id = session_checksums.session_id
+    on checked_sessions.session_id = session_checksums.session_id
     {%- endif -%}
 {% endmacro %}

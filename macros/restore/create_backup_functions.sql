@@ -5,6 +5,11 @@
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set statements = [] -%}
     {%- for table in session_backup.backup_tables() -%}
+        {#- Without its landing table (dropped, renamed) a table keeps the functions it has:
+            restores of what is already backed up must not depend on landing. -#}
+        {%- if adapter.get_columns_in_relation(source('landing', table.name)) | length == 0 -%}
+            {%- continue -%}
+        {%- endif -%}
         {%- set restore_sql = session_backup.restore_select(table, 'requested_session_id') -%}
         {%- if restore_sql -%}
             {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}

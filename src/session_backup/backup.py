@@ -75,7 +75,7 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
     errors: list[str] = []
     timings: dict[str, float] = {}
     if result.exception is not None:
-        errors.append(str(result.exception).strip())
+        errors.append(_clean_message("dbt", str(result.exception)))
     for node_result in getattr(result.result, "results", None) or []:
         name = getattr(node_result.node, "name", "?")
         timings[name] = float(getattr(node_result, "execution_time", 0.0) or 0.0)
@@ -106,12 +106,21 @@ def _release_duckdb() -> None:
 def _clean_message(node: str, message: str) -> str:
     """The one line a user needs out of a dbt error: our raise messages, not the stack."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    meaningful = [line for line in lines if not line.startswith(">") and "Compilation Error in" not in line]
+    meaningful = [
+        line
+        for line in lines
+        if not line.startswith(">") and "Compilation Error" not in line and "Runtime Error" not in line
+    ]
     return f"{node}: " + (meaningful[0] if meaningful else message.strip())
 
 
-def run_backup(settings: Settings, wait: bool = False, full_refresh: bool = False) -> BuildResult:
-    args = ["build", "--quiet"] if not full_refresh else ["build", "--quiet", "--full-refresh"]
+def run_backup(
+    settings: Settings, wait: bool = False, full_refresh: bool = False, show_dbt: bool = False
+) -> BuildResult:
+    # dbt's own console log repeats our error inside its stack; logs/dbt.log keeps everything.
+    args = ["build"] if show_dbt else ["--log-level", "none", "build"]
+    if full_refresh:
+        args.append("--full-refresh")
     with backup_lock(settings, wait):
         result = run_dbt(settings, args)
     if not result.succeeded:

@@ -92,8 +92,9 @@ def generate(ctx: Context, check: bool) -> None:
 @click.option("--wait", is_flag=True, help="If another backup is running, wait for it instead of stopping.")
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild working tables; Head, History and manifests are never dropped.")
+@click.option("--show-dbt", is_flag=True, help="Stream dbt's own log to the console.")
 @pass_context
-def backup(ctx: Context, wait: bool, full_refresh: bool) -> None:
+def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool) -> None:
     """Back up every succeeded session not backed up yet, for every declared table.
 
     One `dbt build` covers all pending sessions, set-based, whatever their number.
@@ -110,7 +111,7 @@ def backup(ctx: Context, wait: bool, full_refresh: bool) -> None:
     project_is_generated(ctx.settings)
     if not ctx.quiet:
         click.echo("running dbt build ...", err=True)
-    result = run_backup(ctx.settings, wait=wait, full_refresh=full_refresh)
+    result = run_backup(ctx.settings, wait=wait, full_refresh=full_refresh, show_dbt=show_dbt)
     with open_warehouse(ctx.settings) as warehouse:
         states = session_states(warehouse, load_declarations(ctx.settings.project_dir))
     counts: dict[str, int] = {}

@@ -16,6 +16,7 @@ HEADER = (
 )
 STAGING_DIR = Path("models/backup/staging/generated")
 TABLES_DIR = Path("models/backup/tables/generated")
+SNAPSHOTS_DIR = Path("snapshots/generated")
 
 
 def _list(values: tuple[str, ...]) -> str:
@@ -27,9 +28,10 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
     # Every History and Head write waits for every table's change detection (and its key
     # checks), so one bad table stops the whole batch before anything is written.
     barrier = "".join(
-        f"-- depends_on: {{{{ ref('changes_{other.name}') }}}}\n"
+        f"-- depends_on: {{{{ ref('{model}_{other.name}') }}}}\n"
         for other in all_tables
         if other.strategy == "history"
+        for model in ("checksums", "changes")
     )
     # The macros render SQL only at execution time, so the inputs are declared up front.
     inputs = (
@@ -39,7 +41,9 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
     )
     return {
         STAGING_DIR / f"checksums_{name}.sql": (
-            f"{HEADER}{inputs}{{{{ session_backup.checksums_model('{name}') }}}}\n"
+            f"{HEADER}{inputs}"
+            f"{{{{ config(post_hook=\"{{{{ session_backup.assert_landing_unchanged('{name}') }}}}\") }}}}\n"
+            f"{{{{ session_backup.checksums_model('{name}') }}}}\n"
         ),
         STAGING_DIR / f"changes_{name}.sql": (
             f"{HEADER}{inputs}"
@@ -73,9 +77,87 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
     }
 
 
+def _checksums_file(name: str, macro: str = "checksums_model") -> dict[Path, str]:
+    return {
+        STAGING_DIR / f"checksums_{name}.sql": (
+            f"{HEADER}"
+            f"-- depends_on: {{{{ source('landing', '{name}') }}}}\n"
+            "-- depends_on: {{ ref('backup_sessions') }}\n"
+            "-- depends_on: {{ ref('backup_manifest') }}\n"
+            f"{{{{ session_backup.{macro}('{name}') }}}}\n"
+        ),
+    }
+
+
+def _append_strategy_models(table: TableDeclaration, macro: str) -> dict[Path, str]:
+    """full / incremental / differential: one append-only table `<strategy>_<table>` whose
+    materialization writes the batch's rows and its manifest rows in one transaction."""
+    name = table.name
+    return {
+        **_checksums_file(name),
+        TABLES_DIR / f"{table.strategy}_{name}.sql": (
+            f"{HEADER}"
+            "{{ config(\n"
+            "    materialized='backup_append',\n"
+            f"    backup_table='{name}',\n"
+            f"    cluster_by=session_backup.strategy_cluster_by('{table.strategy}'),\n"
+            ") }}\n"
+            f"-- depends_on: {{{{ source('landing', '{name}') }}}}\n"
+            f"-- depends_on: {{{{ ref('checksums_{name}') }}}}\n"
+            "-- depends_on: {{ ref('backup_sessions') }}\n"
+            "-- depends_on: {{ ref('backup_manifest') }}\n"
+            f"{{{{ session_backup.{macro}('{name}') }}}}\n"
+        ),
+    }
+
+
+def _full_strategy_models(table: TableDeclaration, all_tables: list[TableDeclaration]) -> dict[Path, str]:
+    return _append_strategy_models(table, "full_model")
+
+
+def _change_log_strategy_models(
+    table: TableDeclaration, all_tables: list[TableDeclaration]
+) -> dict[Path, str]:
+    return _append_strategy_models(table, "change_log_model")
+
+
+def _snapshot_strategy_models(table: TableDeclaration, all_tables: list[TableDeclaration]) -> dict[Path, str]:
+    """The dbt snapshot baseline: one snapshot per table, one pending session per run."""
+    name = table.name
+    if table.is_keyless:
+        unique_key = ["backup_scope", "backup_row_hash", "backup_row_check_hash"]
+        check_cols = ["backup_row_count"]
+    else:
+        unique_key = ["backup_scope", *table.key]
+        check_cols = ["backup_row_hash"]
+    return {
+        **_checksums_file(name, "snapshot_checksums_model"),
+        SNAPSHOTS_DIR / f"snapshot_{name}.sql": (
+            f"{HEADER}"
+            f"{{% snapshot snapshot_{name} %}}\n"
+            "{{ config(\n"
+            "    strategy='check',\n"
+            f"    unique_key={_list(tuple(unique_key))},\n"
+            f"    check_cols={_list(tuple(check_cols))},\n"
+            "    hard_deletes='invalidate',\n"
+            f"    post_hook=\"{{{{ session_backup.manifest_insert_sql('{name}') }}}}\",\n"
+            ") }}\n"
+            f"-- depends_on: {{{{ source('landing', '{name}') }}}}\n"
+            f"-- depends_on: {{{{ ref('checksums_{name}') }}}}\n"
+            "-- depends_on: {{ ref('backup_manifest') }}\n"
+            f"{{{{ session_backup.snapshot_source('{name}') }}}}\n"
+            "{% endsnapshot %}\n"
+        ),
+    }
+
+
 # Strategy name -> function returning {relative path: file content}.
 STRATEGY_MODELS = {
     "history": _history_strategy_models,
+    "full": _full_strategy_models,
+    "incremental": _change_log_strategy_models,
+    "differential": _change_log_strategy_models,
+    "snapshot": _snapshot_strategy_models,
 }
 
 
@@ -92,7 +174,7 @@ def expected_files(project_dir: Path) -> dict[Path, str]:
 
 def _generated_files_on_disk(project_dir: Path) -> set[Path]:
     found = set()
-    for directory in (STAGING_DIR, TABLES_DIR):
+    for directory in (STAGING_DIR, TABLES_DIR, SNAPSHOTS_DIR):
         root = project_dir / directory
         if root.exists():
             for path in root.rglob("*.sql"):

@@ -3,4 +3,5 @@
 -- depends_on: {{ source('landing', 'lineitem') }}
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
+{{ config(post_hook="{{ session_backup.assert_landing_unchanged('lineitem') }}") }}
 {{ session_backup.checksums_model('lineitem') }}

@@ -6,9 +6,14 @@
     partition_by=session_backup.history_partition_by(),
     cluster_by=session_backup.backup_cluster_by([]),
 ) }}
+-- depends_on: {{ ref('checksums_customer') }}
 -- depends_on: {{ ref('changes_customer') }}
+-- depends_on: {{ ref('checksums_lineitem') }}
 -- depends_on: {{ ref('changes_lineitem') }}
+-- depends_on: {{ ref('checksums_orders') }}
 -- depends_on: {{ ref('changes_orders') }}
+-- depends_on: {{ ref('checksums_part') }}
 -- depends_on: {{ ref('changes_part') }}
+-- depends_on: {{ ref('checksums_result_revenue_by_priority') }}
 -- depends_on: {{ ref('changes_result_revenue_by_priority') }}
 {{ session_backup.history_model('result_revenue_by_priority') }}

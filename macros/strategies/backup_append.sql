@@ -1,0 +1,36 @@
+{% materialization backup_append, default %}
+    {#- The stored table of the full, incremental and differential strategies: append-only.
+        Each run appends the model's rows (the batch's copies or change rows) and records the
+        batch in the manifest in one transaction, like backup_head does for history tables.
+        It is never rebuilt, not even by --full-refresh: it is the backup itself. -#}
+    {%- set table_name = config.require('backup_table') -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set model_columns = get_column_schema_from_query(sql) -%}
+
+    {{ run_hooks(pre_hooks) }}
+
+    {%- if existing is none -%}
+        {%- call statement('create_store') -%}
+            {{ create_table_as(false, target_relation,
+                'select * from (' ~ sql ~ ') as batch_rows where 1 = 0') }}
+        {%- endcall -%}
+    {%- else -%}
+        {#- A column added to landing mid-stream joins the store as NULL for older sessions. -#}
+        {%- set present = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- set missing = model_columns | rejectattr('name', 'in', present) | list -%}
+        {%- if missing -%}
+            {% do alter_relation_add_remove_columns(target_relation, missing, none) %}
+        {%- endif -%}
+    {%- endif -%}
+
+    {%- set names = session_backup._quoted_names(model_columns) -%}
+    {%- set insert_sql -%}
+        insert into {{ target_relation }} ({{ names }})
+        select {{ names }} from ({{ sql }}) as batch_rows
+    {%- endset -%}
+    {%- do session_backup.run_atomically([insert_sql, session_backup.manifest_insert_sql(table_name)]) -%}
+
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
