@@ -707,7 +707,12 @@ def _normalize_start(start: datetime | str) -> datetime:
     return start.replace(microsecond=0)
 
 
-def _validate_scopes(scopes: Iterable[str]) -> list[str]:
+def resolve_scopes(
+    scopes: Iterable[str] | None, history: Mapping[str, ScopeHistory] | None = None
+) -> list[str]:
+    """Validate ``scopes``; ``None`` means the scopes already landed (append), else the default."""
+    if scopes is None:
+        scopes = sorted(history) if history else DEFAULT_SCOPES
     out: list[str] = []
     for scope in scopes:
         scope = scope.strip()
@@ -724,7 +729,7 @@ def _validate_scopes(scopes: Iterable[str]) -> list[str]:
 def generate(
     landing_db: str | os.PathLike[str],
     scale_factor: float | None = None,
-    scopes: Sequence[str] = DEFAULT_SCOPES,
+    scopes: Sequence[str] | None = None,
     sessions: int = 10,
     seed: int = 0,
     start: datetime | str = DEFAULT_START,
@@ -739,10 +744,12 @@ def generate(
 
     Without ``append`` the database must not hold landing data yet (``overwrite`` drops the
     landing tables first). With ``append`` each scope continues from its latest landed session;
-    ``scale_factor`` is then inferred from the landed customers when not given.
+    ``scale_factor`` is then inferred from the landed customers, and ``scopes`` default to the
+    landed ones (``tables`` too), when not given.
     """
     t0 = time.perf_counter()
-    scopes = _validate_scopes(scopes)
+    if scopes is not None:
+        resolve_scopes(scopes)  # fail early on bad input
     if sessions < 1:
         raise ValueError("sessions must be >= 1")
     if status not in STATUSES:
@@ -768,6 +775,7 @@ def generate(
                 "use append=True (--append) or overwrite=True (--overwrite)"
             )
         history = read_history(con) if append else {}
+        scopes = resolve_scopes(scopes, history)
 
         if tables is None:
             present = [t for t in LANDING_TABLES if t in existing]
@@ -865,13 +873,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="DuckDB file to write (default: $SESSION_BACKUP_LANDING_DB or %(default)s)",
     )
     p.add_argument(
-        "--scale-factor", type=float, default=None,
+        "--scale-factor",
+        type=float,
+        default=None,
         help=f"TPC-H scale factor (default {DEFAULT_SCALE_FACTOR}; with --append, inferred)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--scopes",
-        default=",".join(DEFAULT_SCOPES),
-        help="comma-separated scopes (country codes), default %(default)s",
+        default=None,
+        help="comma-separated scopes (country codes); default "
+        + ",".join(DEFAULT_SCOPES)
+        + ", with --append the scopes already landed",
     )
     p.add_argument(
         "--sessions", type=int, default=10, help="sessions to land per scope (default %(default)s)"
@@ -922,7 +934,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="print only the planned sessions (TSV: session_id, scope, started_at, "
         "status) and write nothing",
     )
-    return p.parse_args(argv)  # fmt: skip
+    return p.parse_args(argv)
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -931,16 +943,18 @@ def _split(value: str | None) -> list[str] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    scopes = _split(args.scopes) or []
+    scopes = _split(args.scopes)
     try:
         if args.plan:
             history: dict[str, ScopeHistory] = {}
             if args.append and Path(args.landing_db).exists():
                 with duckdb.connect(args.landing_db, read_only=True) as con:
                     history = read_history(con)
-            for ps in plan_sessions(_validate_scopes(scopes), args.sessions,
-                                    _normalize_start(args.start), args.status,
-                                    args.failed_every, history):  # fmt: skip
+            plan = plan_sessions(
+                resolve_scopes(scopes, history), args.sessions, _normalize_start(args.start),
+                args.status, args.failed_every, history,
+            )  # fmt: skip
+            for ps in plan:
                 print(f"{ps.session_id}\t{ps.scope}\t{ps.started_at.isoformat()}\t{ps.status}")
             return 0
         summary = generate(
@@ -964,7 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif not args.quiet:
         d = summary.as_dict()
         print(
-            f"landed {d['sessions']} sessions ({d['first_session']} .. {d['last_session']}) "
+            f"landed {d['sessions']} session(s) ({d['first_session']} .. {d['last_session']}) "
             f"into {d['landing_db']} at SF {d['scale_factor']:g} in {d['seconds']} s",
             file=sys.stderr,
         )

@@ -295,8 +295,8 @@ def test_append_continues_from_latest_state(landing: Path, tmp_path: Path) -> No
     _generate(path, sessions=2)
     with duckdb.connect(str(path), read_only=True) as c:
         last_before = c.execute("SELECT max(started_at) FROM sessions").fetchone()[0]
-    # scale factor inferred from the landed data
-    summary = gl.generate(path, scopes=SCOPES, sessions=2, seed=SEED, append=True)
+    # scale factor, scopes and tables default to what is landed
+    summary = gl.generate(path, sessions=2, seed=SEED, append=True)
     assert summary.scale_factor == SF
     with duckdb.connect(str(path), read_only=True) as c:
         new_times = c.execute(
@@ -337,6 +337,14 @@ def test_refuses_to_overwrite_and_table_subset(landing: Path, tmp_path: Path) ->
     with pytest.raises(FileExistsError):
         _generate(landing)
     path = tmp_path / "subset.duckdb"
+    path.write_bytes(landing.read_bytes())
+    _generate(path, overwrite=True, scopes=["US"], sessions=1)
+    with duckdb.connect(str(path), read_only=True) as c:
+        assert c.execute("SELECT DISTINCT scope FROM sessions").fetchall() == [("US",)]
+        assert c.execute("SELECT DISTINCT session_id FROM lineitem").fetchall() == [
+            ("US-20240101T000000",)
+        ]
+    path.unlink()
     _generate(path, tables=["orders", "lineitem"], sessions=2)
     gl.generate(path, scopes=SCOPES, sessions=1, seed=SEED, append=True, scale_factor=SF)
     with duckdb.connect(str(path), read_only=True) as c:

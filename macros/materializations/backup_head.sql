@@ -28,7 +28,7 @@
     {%- endif -%}
 
     {%- set head_statements = session_backup.head_apply_sql(target_relation, sql, head_columns, identity) -%}
-    {%- set manifest_sql = session_backup.manifest_insert_sql(table_name) -%}
+    {%- set manifest_sql = session_backup.manifest_insert_sql(table_name, ref('changes_' ~ table_name)) -%}
     {%- do session_backup.run_atomically(head_statements + [manifest_sql]) -%}
 
     {{ run_hooks(post_hooks) }}
@@ -97,17 +97,39 @@
 {% endmacro %}
 
 
-{% macro manifest_insert_sql(table_name) %}
+{% macro manifest_insert_sql(table_name, changes_relation=none) %}
+    {#- The batch's manifest rows: landing count + checksum per session and, for History
+        tables, how many versions each session closed and their checksum (so a later test can
+        prove History was only ever appended to). -#}
     insert into {{ ref('backup_manifest') }}
-        (session_id, table_name, row_count, checksum_low, checksum_high, hash_version, backed_up_at)
+        (session_id, table_name, row_count, checksum_low, checksum_high,
+         closed_versions, closed_checksum_low, closed_checksum_high, hash_version, backed_up_at)
     select
-        session_id,
+        checksums.session_id,
         {{ session_backup.sql_string(table_name) }},
-        row_count,
-        checksum_low,
-        checksum_high,
+        checksums.row_count,
+        checksums.checksum_low,
+        checksums.checksum_high,
+        {%- if changes_relation is not none %}
+        coalesce(closed.row_count, 0),
+        coalesce(closed.checksum_low, 0),
+        coalesce(closed.checksum_high, 0),
+        {%- else %}
+        0, 0, 0,
+        {%- endif %}
         {{ session_backup.sql_string(var('hash_version')) }},
         current_timestamp
-    from {{ ref('checksums_' ~ table_name) }}
-    where not is_recheck
+    from {{ ref('checksums_' ~ table_name) }} as checksums
+    {%- if changes_relation is not none %}
+    left join (
+        select
+            backup_valid_to_session_id as session_id,
+            {{ session_backup.checksum_columns('backup_row_hash') }}
+        from {{ changes_relation }}
+        where change_kind = 'closed'
+        group by backup_valid_to_session_id
+    ) as closed
+        on closed.session_id = checksums.session_id
+    {%- endif %}
+    where not checksums.is_recheck
 {% endmacro %}

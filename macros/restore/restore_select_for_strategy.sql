@@ -132,7 +132,7 @@ net_changes as (
     select
         backup_row_hash,
         backup_row_check_hash,
-        sum(backup_row_count) as backup_row_count
+        cast(sum(backup_row_count) as {{ dbt.type_bigint() }}) as backup_row_count
     from change_rows
     group by backup_row_hash, backup_row_check_hash
 ),

@@ -5,7 +5,7 @@
                         and every change since.
           differential: changes against the session's checkpoint; restore is the checkpoint
                         plus one set of changes.
-        A row is identified by its content, the 128-bit pair (row_hash, row_check_hash), and
+        A row is identified by its content, the 128-bit pair (row_hash, content_check_hash), and
         carries a signed multiplicity `backup_row_count`, so duplicates and keyless tables are
         exact. Removed rows store only their identity and a negative count. Every session also
         writes one marker row (count 0) naming its checkpoint, so an empty session restores too.
@@ -28,6 +28,7 @@ pending_sessions as (
         backup_scope,
         session_seq
     from {{ ref('checksums_' ~ table_name) }}
+    where not is_recheck
 ),
 
 stored_progress as (
@@ -95,20 +96,18 @@ landing_rows as (
         landing.{{ adapter.quote(column.name) }},
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
-        {{ session_backup.row_check_hash(columns, 'landing') }} as backup_row_check_hash
+        {{ session_backup.content_check_hash(columns, 'landing') }} as backup_row_check_hash
     from {{ source('landing', table_name) }} as landing
     inner join scheduled_sessions
         on landing.session_id = scheduled_sessions.session_id
 ),
 
 landing_states as (
-    {#- Each session as a multiset: one row per distinct content, with its multiplicity. -#}
+    {#- Each session as a multiset of content identities with their multiplicity. Values are
+        picked up later only for the rows that are stored (checkpoints and added rows). -#}
     select
         {{ identity | join(',\n        ') }},
-        count(*) as backup_row_count,
-        {%- for column in columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
+        cast(count(*) as {{ dbt.type_bigint() }}) as backup_row_count
     from landing_rows
     group by {{ identity | join(', ') }}
 ),
@@ -138,7 +137,7 @@ compared_states as (
         following.backup_checkpoint_seq,
         stored.backup_row_hash,
         stored.backup_row_check_hash,
-        sum(stored.backup_row_count) as backup_row_count
+        cast(sum(stored.backup_row_count) as {{ dbt.type_bigint() }}) as backup_row_count
     from {{ store }} as stored
     inner join scheduled_sessions as following
         on stored.backup_scope = following.backup_scope
@@ -209,39 +208,44 @@ signed_states as (
 net_changes as (
     select
         {{ identity | join(',\n        ') }},
-        sum(backup_row_count) as backup_row_count
+        cast(sum(backup_row_count) as {{ dbt.type_bigint() }}) as backup_row_count
     from signed_states
     group by {{ identity | join(', ') }}
     having sum(backup_row_count) <> 0
 ),
 
 stored_rows as (
-    {#- Checkpoints: the whole multiset. -#}
+    {#- Checkpoints: the whole multiset, one row per distinct content. -#}
     select
         {{ identity | join(',\n        ') }},
-        backup_row_count,
+        cast(count(*) as {{ dbt.type_bigint() }}) as backup_row_count,
         {%- for column in columns %}
-        {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from landing_states
+    from landing_rows
     where session_seq = backup_checkpoint_seq
+    group by {{ identity | join(', ') }}
     union all
     {# Added rows carry their values. #}
     select
         {%- for name in identity %}
         net_changes.{{ name }},
         {%- endfor %}
-        net_changes.backup_row_count,
+        any_value(net_changes.backup_row_count) as backup_row_count,
         {%- for column in columns %}
-        landing_states.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        any_value(landing_rows.{{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from net_changes
-    inner join landing_states
-        on net_changes.backup_scope = landing_states.backup_scope
-        and net_changes.session_seq = landing_states.session_seq
-        and net_changes.backup_row_hash = landing_states.backup_row_hash
-        and net_changes.backup_row_check_hash = landing_states.backup_row_check_hash
+    inner join landing_rows
+        on net_changes.backup_scope = landing_rows.backup_scope
+        and net_changes.session_seq = landing_rows.session_seq
+        and net_changes.backup_row_hash = landing_rows.backup_row_hash
+        and net_changes.backup_row_check_hash = landing_rows.backup_row_check_hash
     where net_changes.backup_row_count > 0
+    group by
+        {%- for name in identity %}
+        net_changes.{{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     union all
     {# Removed rows: the identity and how many copies left; their values are in the checkpoint. #}
     select
@@ -260,7 +264,7 @@ stored_rows as (
         backup_checkpoint_seq,
         null as backup_row_hash,
         null as backup_row_check_hash,
-        0 as backup_row_count,
+        cast(0 as {{ dbt.type_bigint() }}) as backup_row_count,
         {%- for column in columns %}
         cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}

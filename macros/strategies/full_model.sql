@@ -10,6 +10,7 @@ with
 pending_sessions as (
     {#- The sessions the manifest rows of this run are taken from, so data and manifest agree. -#}
     select session_id from {{ ref('checksums_' ~ table_name) }}
+    where not is_recheck
 ),
 
 copied_rows as (

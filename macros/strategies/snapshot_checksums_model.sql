@@ -40,6 +40,7 @@ select
     next_session.session_id,
     next_session.backup_scope,
     next_session.session_seq,
+    false as is_recheck,
     session_checksum.row_count,
     session_checksum.checksum_low,
     session_checksum.checksum_high

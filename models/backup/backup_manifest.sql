@@ -10,6 +10,9 @@ select
     cast(null as {{ dbt.type_bigint() }}) as row_count,
     cast(null as {{ dbt.type_bigint() }}) as checksum_low,
     cast(null as {{ dbt.type_bigint() }}) as checksum_high,
+    cast(null as {{ dbt.type_bigint() }}) as closed_versions,
+    cast(null as {{ dbt.type_bigint() }}) as closed_checksum_low,
+    cast(null as {{ dbt.type_bigint() }}) as closed_checksum_high,
     cast(null as {{ dbt.type_string() }}) as hash_version,
     cast(null as {{ dbt.type_timestamp() }}) as backed_up_at
 from {{ ref('backup_sessions') }}
