@@ -38,8 +38,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 DEFAULT_PROJECT = "local-proj"
 HOST = "127.0.0.1"
@@ -75,7 +75,7 @@ def _log_tail(path: Path, lines: int = 30) -> str:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (localhost)
+        with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -130,7 +130,7 @@ def _wait_healthy(proc: subprocess.Popen, url: str, log: Path, name: str, timeou
             return
         time.sleep(0.1)
     raise EmulatorError(
-        f"{name} not healthy after {timeout:.0f}s ({url}). Log tail ({log}):\n{_log_tail(log)}"
+        f"{name} not healthy after {timeout:g}s ({url}). Log tail ({log}):\n{_log_tail(log)}"
     )
 
 
@@ -335,6 +335,52 @@ def running_emulators(
         stop(state_dir)
 
 
+# --------------------------------------------------------------------------- GCS bridging
+
+
+def _storage_client(storage_emulator_host: str, project: str = DEFAULT_PROJECT):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(project=project, credentials=AnonymousCredentials(),
+                          client_options={"api_endpoint": storage_emulator_host})
+
+
+def mirror_local_root_to_gcs(env: dict[str, str], prefix: str = "") -> list[str]:
+    """Upload files bqemulator wrote under BQEMU_GCS_LOCAL_ROOT (EXPORT DATA) to fake-gcs-server.
+
+    bqemulator maps gs://bucket/path to $BQEMU_GCS_LOCAL_ROOT/bucket/path and never talks to
+    fake-gcs-server; call this after an EXPORT DATA to see the files through the GCS API.
+    `prefix` ("bucket" or "bucket/path") limits the copy. Returns the gs:// URIs uploaded.
+    """
+    root = Path(env["BQEMU_GCS_LOCAL_ROOT"])
+    client = _storage_client(env["STORAGE_EMULATOR_HOST"], env.get("BQ_PROJECT", DEFAULT_PROJECT))
+    base = root / prefix if prefix else root
+    uploaded = []
+    for path in sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []:
+        bucket_name, _, name = path.relative_to(root).as_posix().partition("/")
+        if not name:
+            continue
+        bucket = client.lookup_bucket(bucket_name) or client.create_bucket(bucket_name)
+        bucket.blob(name).upload_from_filename(str(path))
+        uploaded.append(f"gs://{bucket_name}/{name}")
+    return uploaded
+
+
+def mirror_gcs_to_local_root(env: dict[str, str], bucket: str, prefix: str = "") -> list[str]:
+    """Download objects from fake-gcs-server into BQEMU_GCS_LOCAL_ROOT so that bqemulator load
+    jobs (client.load_table_from_uri) can read them as gs://bucket/name. Returns local paths."""
+    root = Path(env["BQEMU_GCS_LOCAL_ROOT"])
+    client = _storage_client(env["STORAGE_EMULATOR_HOST"], env.get("BQ_PROJECT", DEFAULT_PROJECT))
+    written = []
+    for blob in client.list_blobs(bucket, prefix=prefix or None):
+        dest = root / bucket / blob.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(dest))
+        written.append(str(dest))
+    return written
+
+
 # --------------------------------------------------------------------------- bq launcher
 
 
@@ -377,7 +423,7 @@ def _bq_serve(port: int, grpc_port: int, project: str, data_dir: str | None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="{start,stop,status}")
     p = sub.add_parser("start", help="start both emulators in the background")
     p.add_argument("--state-dir", required=True, help="pid files, logs and emulators.env")
     p.add_argument("--project", default=DEFAULT_PROJECT)
@@ -390,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("stop", "status"):
         q = sub.add_parser(name)
         q.add_argument("--state-dir", required=True)
-    s = sub.add_parser(_BQ_MARKER, help=argparse.SUPPRESS)
+    s = sub.add_parser(_BQ_MARKER)  # internal: bqemulator launcher
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--grpc-port", type=int, required=True)
     s.add_argument("--project", default=DEFAULT_PROJECT)

@@ -9,7 +9,8 @@
 {% macro default__checksum_columns(hash_expression) %}
     count(*) as row_count,
     coalesce(sum({{ hash_expression }} & 4294967295), 0) as checksum_low,
-    coalesce(sum({{ hash_expression }} >> 32), 0) as checksum_high
+    {#- Masked after the shift: BigQuery shifts in zeros, some engines sign-extend. -#}
+    coalesce(sum(({{ hash_expression }} >> 32) & 4294967295), 0) as checksum_high
 {% endmacro %}
 
 

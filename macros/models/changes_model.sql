@@ -5,37 +5,30 @@
           opened   - a version still valid after the batch that Head does not hold yet,
           problem  - rows that break the declaration (NULL or duplicate key); the model's
                      post-hook turns them into one clear error before anything is written.
-        Unchanged rows produce nothing, so what is written scales with churn, not table size. -#}
+        The comparison runs on narrow rows (scope, key, session, hash); column values are joined
+        back only for the few versions that changed. Unchanged rows produce nothing, so what is
+        written scales with churn, not with table size. -#}
     {%- if not execute -%}
         select 1 as placeholder
     {%- else -%}
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
     {%- do session_backup.assert_no_reserved_columns(table_name, columns) -%}
-    {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
-    {%- set head_columns = adapter.get_columns_in_relation(head) | map(attribute='name') | map('lower') | list if head else [] -%}
-    {%- set key_names = table.key | map('lower') | list -%}
-    {%- for key in key_names if key not in (columns | map(attribute='name') | map('lower') | list) -%}
+    {%- set column_names = columns | map(attribute='name') | map('lower') | list -%}
+    {%- for key in table.key if key | lower not in column_names -%}
         {{ exceptions.raise_compiler_error("Table '" ~ table_name ~ "': key column '" ~ key ~ "' is not a column of the landing table.") }}
     {%- endfor -%}
-    {%- if table.is_keyless -%}
-        {%- set identity = ['backup_row_hash', 'backup_row_check_hash'] -%}
-        {%- set compared = 'backup_row_count' -%}
-    {%- else -%}
-        {%- set identity = [] -%}
-        {%- for column in columns if column.name | lower in key_names -%}
-            {%- do identity.append(adapter.quote(column.name)) -%}
-        {%- endfor -%}
-        {%- set compared = 'backup_row_hash' -%}
-    {%- endif -%}
-    {%- set value_columns = [] -%}
-    {%- for column in columns -%}
-        {%- if table.is_keyless or column.name | lower not in key_names -%}
-            {%- do value_columns.append(column) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
+    {%- set head_columns = adapter.get_columns_in_relation(head) | map(attribute='name') | map('lower') | list if head else [] -%}
+    {%- set identity = session_backup.head_identity(table, columns) -%}
     {%- set identity_list = identity | join(', ') -%}
-    {%- set extra = ['backup_row_hash'] + (['backup_row_check_hash', 'backup_row_count'] if table.is_keyless else []) -%}
+    {%- set compared = 'backup_row_count' if table.is_keyless else 'backup_row_hash' -%}
+    {#- Narrow state columns besides scope, session and identity. -#}
+    {%- set state = ['backup_row_count'] if table.is_keyless else ['backup_row_hash'] -%}
+    {%- set value_columns = [] -%}
+    {%- for column in columns if table.is_keyless or column.name | lower not in (table.key | map('lower') | list) -%}
+        {%- do value_columns.append(column) -%}
+    {%- endfor -%}
 
 with
 
@@ -53,6 +46,7 @@ batch_bounds as (
 ),
 
 landing_rows as (
+    {#- The one pass that reads every landing column: to hash it. -#}
     select
         pending_sessions.backup_scope,
         pending_sessions.session_seq,
@@ -69,7 +63,7 @@ landing_rows as (
 ),
 
 {% if table.is_keyless -%}
-landing_states as (
+landing_values as (
     {#- A keyless table stores each distinct row once per version, with its multiplicity. -#}
     select
         backup_scope,
@@ -84,10 +78,21 @@ landing_states as (
     group by backup_scope, session_seq, backup_row_hash, backup_row_check_hash
 ),
 {%- else -%}
-landing_states as (
+landing_values as (
     select * from landing_rows
 ),
 {%- endif %}
+
+landing_states as (
+    select
+        backup_scope,
+        session_seq,
+        {{ identity_list }},
+        {{ state | join(', ') }},
+        cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
+        cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
+    from landing_values
+),
 
 head_states as (
     {#- The version each key held before the batch, placed just before the batch's first session. -#}
@@ -95,14 +100,10 @@ head_states as (
     select
         head.backup_scope,
         batch_bounds.first_seq - 1 as session_seq,
-        {%- for column in columns %}
-        {%- if column.name | lower in head_columns %}
-        head.{{ adapter.quote(column.name) }},
-        {%- else %}
-        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }},
-        {%- endif %}
+        {%- for name in identity %}
+        head.{{ name }},
         {%- endfor %}
-        {%- for name in extra %}
+        {%- for name in state %}
         head.{{ name }},
         {%- endfor %}
         head.backup_valid_from_seq as carried_valid_from_seq,
@@ -111,21 +112,12 @@ head_states as (
     inner join batch_bounds
         on head.backup_scope = batch_bounds.backup_scope
     {%- else %}
-    select
-        *,
-        cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
-        cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
-    from landing_states
-    where 1 = 0
+    select * from landing_states where 1 = 0
     {%- endif %}
 ),
 
 all_states as (
-    select
-        *,
-        cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
-        cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
-    from landing_states
+    select * from landing_states
     union all
     select * from head_states
 ),
@@ -164,14 +156,9 @@ numbered_versions as (
 versions as (
     select
         backup_scope,
-        {%- for name in identity %}
-        {{ name }},
-        {%- endfor %}
+        {{ identity_list }},
         version_number,
-        {%- for column in value_columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }},
-        {%- endfor %}
-        {%- for name in extra if name not in identity %}
+        {%- for name in state if name not in identity %}
         any_value({{ name }}) as {{ name }},
         {%- endfor %}
         min(coalesce(carried_valid_from_seq, session_seq)) as backup_valid_from_seq,
@@ -199,28 +186,70 @@ classified as (
         on versions.backup_scope = batch_bounds.backup_scope
 ),
 
+changed_versions as (
+    select * from classified
+    where backup_valid_to_seq is not null
+        or not is_head_version
+        or has_duplicate_key
+        or has_null_key
+),
+
+changed_with_values as (
+    {#- Values of a version that started in this batch come from its first session's landing
+        rows; of one that started earlier, from Head. -#}
+    select
+        changed_versions.*,
+        {%- for column in value_columns %}
+        landing_values.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from changed_versions
+    {#- left: a NULL key matches nothing, yet must reach the post-hook as a problem. #}
+    left join landing_values
+        on landing_values.backup_scope = changed_versions.backup_scope
+        and landing_values.session_seq = changed_versions.backup_valid_from_seq
+        {%- for name in identity %}
+        and landing_values.{{ name }} = changed_versions.{{ name }}
+        {%- endfor %}
+    where not changed_versions.is_head_version
+    {%- if head %}
+    union all
+    select
+        changed_versions.*,
+        {%- for column in value_columns %}
+        {%- if column.name | lower in head_columns %}
+        head.{{ adapter.quote(column.name) }}
+        {%- else %}
+        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        {%- endif %}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from changed_versions
+    inner join {{ head }} as head
+        on head.backup_scope = changed_versions.backup_scope
+        {%- for name in identity %}
+        and head.{{ name }} = changed_versions.{{ name }}
+        {%- endfor %}
+    where changed_versions.is_head_version
+    {%- endif %}
+),
+
 changes as (
     select
-        classified.*,
+        changed_with_values.*,
         case
-            when classified.has_duplicate_key or classified.has_null_key then 'problem'
-            when classified.backup_valid_to_seq is not null then 'closed'
+            when has_duplicate_key or has_null_key then 'problem'
+            when backup_valid_to_seq is not null then 'closed'
             else 'opened'
         end as change_kind,
-        coalesce(classified.carried_valid_from_session_id, opened_in.session_id) as backup_valid_from_session_id,
+        coalesce(carried_valid_from_session_id, opened_in.session_id) as backup_valid_from_session_id,
         closed_in.session_id as backup_valid_to_session_id,
         closed_in.started_at as backup_valid_to_at
-    from classified
+    from changed_with_values
     left join pending_sessions as opened_in
-        on opened_in.backup_scope = classified.backup_scope
-        and opened_in.session_seq = classified.backup_valid_from_seq
+        on opened_in.backup_scope = changed_with_values.backup_scope
+        and opened_in.session_seq = changed_with_values.backup_valid_from_seq
     left join pending_sessions as closed_in
-        on closed_in.backup_scope = classified.backup_scope
-        and closed_in.session_seq = classified.backup_valid_to_seq
-    where classified.backup_valid_to_seq is not null
-        or not classified.is_head_version
-        or classified.has_duplicate_key
-        or classified.has_null_key
+        on closed_in.backup_scope = changed_with_values.backup_scope
+        and closed_in.session_seq = changed_with_values.backup_valid_to_seq
 )
 
 select

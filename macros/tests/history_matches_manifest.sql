@@ -8,6 +8,8 @@
         added or edited History row fails this test. -#}
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
+    {#- Closings that retention pruned (`session-backup prune`) are no longer all there. -#}
+    {%- set pruned_closings = session_backup.pruned_closing_sessions() -%}
     with
     closed_versions as (
         {%- for history in session_backup.history_sources(table) %}
@@ -21,6 +23,9 @@
             backup_valid_to_session_id as session_id,
             {{ session_backup.checksum_columns('backup_row_hash') }}
         from closed_versions
+        {%- if pruned_closings %}
+        where backup_valid_to_session_id not in ({{ pruned_closings }})
+        {%- endif %}
         group by backup_valid_to_session_id
     ),
     recorded as (
@@ -28,6 +33,9 @@
         from {{ ref('backup_manifest') }}
         where table_name = {{ session_backup.sql_string(table_name) }}
             and closed_versions > 0
+            {%- if pruned_closings %}
+            and session_id not in ({{ pruned_closings }})
+            {%- endif %}
     )
     select
         coalesce(recorded.session_id, recomputed.session_id) as session_id,

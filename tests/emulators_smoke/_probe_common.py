@@ -10,7 +10,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "scripts"))
 
-import emulators  # noqa: E402
+import emulators
+
+__all__ = ["HERE", "Recorder", "emulators"]
 
 
 class Recorder:
