@@ -116,7 +116,7 @@ def main() -> int:
     run(python, "scripts/generate_landing.py", "--landing-db", str(settings.landing_db), "--append",
         "--sessions", str(args.more), "--failed-every", "7")
     run(cli, "backup")
-    run(cli, "backup")  # idempotent: nothing new, nothing twice
+    run(cli, "backup", "--check-invariants")  # idempotent: nothing new, nothing twice; invariants hold
     print("\n4. Status, then verify every table of every session from the backup alone.")
     run(cli, "status")
     run(cli, "verify", "--all")

@@ -161,3 +161,24 @@ def test_second_backup_while_one_runs_stops_clearly(deployment):
     time.sleep(0.1)
     assert deployment.backup().exit_code == 0
     assert_restores_exactly(deployment, TABLES)
+
+
+def test_invariant_tests_catch_a_tampered_history(deployment):
+    import duckdb
+
+    from session_backup.backup import run_dbt
+    from session_backup.config import load_settings
+
+    land(deployment, "vn-2", "VN", "2024-01-02", {"items": ITEMS[:1], "pairs": [("n", "A", 2)], "events": []})
+    assert deployment.backup("--check-invariants").exit_code == 0
+    with deployment.environment():
+        settings = load_settings(deployment.project)
+        assert run_dbt(settings, ["test", "--select", "tag:backup_invariant"]).succeeded
+        with duckdb.connect(str(deployment.backup_db)) as connection:
+            connection.execute("delete from backup.backup.history_items where item_id = 2")
+            connection.execute("insert into backup.backup.head_pairs select * from backup.backup.head_pairs")
+        result = run_dbt(settings, ["test", "--select", "tag:backup_invariant"])
+    assert not result.succeeded
+    failed = " ".join(result.errors)
+    assert "history_matches_manifest" in failed and "head_items" in failed
+    assert "head_identity_is_unique" in failed and "head_pairs" in failed

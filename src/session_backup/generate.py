@@ -177,14 +177,18 @@ def _history_properties(table: TableDeclaration) -> str:
         f"    description: Closed versions of `{name}`, valid for sessions [backup_valid_from_seq, backup_valid_to_seq) of their scope. Append-only.\n"
         f"  - name: head_{name}\n"
         f"    description: The current version of every `{name}` row per scope and {key}, with its content hash.\n"
-        "    # Head is written last in a batch, so its tests see the batch complete.\n"
+        "    # Head is written last in a batch, so its tests see the batch complete. They read all\n"
+        "    # of History, so `session-backup backup` leaves them to `dbt test` / --check-invariants.\n"
         "    data_tests:\n"
         f"      - session_backup.head_identity_is_unique:\n"
         f"          arguments: {{table_name: {name}}}\n"
+        "          config: {tags: [backup_invariant]}\n"
         f"      - session_backup.validity_does_not_overlap:\n"
         f"          arguments: {{table_name: {name}}}\n"
+        "          config: {tags: [backup_invariant]}\n"
         f"      - session_backup.history_matches_manifest:\n"
         f"          arguments: {{table_name: {name}}}\n"
+        "          config: {tags: [backup_invariant]}\n"
     )
 
 
