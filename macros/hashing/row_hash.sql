@@ -16,16 +16,19 @@
 
 {% macro duckdb__row_hash(columns, relation_alias) %}
     {#- DuckDB's hash() is fast (0.4 s per 10M rows) and typed; xor keeps it order-free and
-        overflow-free. Floats also hash their sign bit, since hash(-0.0) = hash(0.0). -#}
+        overflow-free. Each term re-hashes (value hash xor name hash): DuckDB combines the
+        arguments of hash(a, b) linearly, so xor of hash(name, value) terms would not notice
+        two columns swapping values. Floats also hash their sign bit: hash(-0.0) = hash(0.0). -#}
     {%- set terms = [] -%}
     {%- for column in columns -%}
         {%- set ref = session_backup._column_ref(column.name, relation_alias) -%}
         {%- set name = session_backup.sql_string(column.name | lower) -%}
         {%- if session_backup.is_float_column(column) -%}
-            {%- set value = "hash(" ~ name ~ ", " ~ ref ~ ", signbit(" ~ ref ~ "))" -%}
+            {%- set value_hash = "hash(" ~ ref ~ ", signbit(" ~ ref ~ "))" -%}
         {%- else -%}
-            {%- set value = "hash(" ~ name ~ ", " ~ ref ~ ")" -%}
+            {%- set value_hash = "hash(" ~ ref ~ ")" -%}
         {%- endif -%}
+        {%- set value = "hash(xor(" ~ value_hash ~ ", hash(" ~ name ~ ")))" -%}
         {%- do terms.append("case when " ~ ref ~ " is null then 0::ubigint else " ~ value ~ " end") -%}
     {%- endfor -%}
     {{ return(session_backup._fold_xor(terms, 'xor(', ', ', ')')) }}

@@ -122,52 +122,8 @@ all_states as (
     select * from head_states
 ),
 
-compared_with_previous as (
-    select
-        *,
-        lag(session_seq) over by_identity as previous_seq,
-        lag({{ compared }}) over by_identity as previous_value
-    from all_states
-    window by_identity as (partition by backup_scope, {{ identity_list }} order by session_seq)
-),
-
-version_starts as (
-    select
-        *,
-        case
-            when previous_seq = session_seq - 1 and previous_value = {{ compared }} then 0
-            else 1
-        end as starts_version,
-        coalesce(previous_seq = session_seq, false) as is_duplicate_key
-    from compared_with_previous
-),
-
-numbered_versions as (
-    select
-        *,
-        sum(starts_version) over (
-            partition by backup_scope, {{ identity_list }}
-            order by session_seq
-            rows between unbounded preceding and current row
-        ) as version_number
-    from version_starts
-),
-
 versions as (
-    select
-        backup_scope,
-        {{ identity_list }},
-        version_number,
-        {%- for name in state if name not in identity %}
-        any_value({{ name }}) as {{ name }},
-        {%- endfor %}
-        min(coalesce(carried_valid_from_seq, session_seq)) as backup_valid_from_seq,
-        max(carried_valid_from_session_id) as carried_valid_from_session_id,
-        max(session_seq) as last_seen_seq,
-        count(carried_valid_from_seq) > 0 as is_head_version,
-        max(case when is_duplicate_key then 1 else 0 end) = 1 as has_duplicate_key
-    from numbered_versions
-    group by backup_scope, {{ identity_list }}, version_number
+    {{ session_backup.version_runs('all_states', identity, state, compared) }}
 ),
 
 classified as (
