@@ -76,3 +76,12 @@ def _parse(path: Path, name: object, backup: object) -> TableDeclaration:
         checkpoint_every=checkpoint_every,
         options=dict(backup),
     )
+
+
+def project_hash_version(project_dir: Path) -> str:
+    """The `hash_version` var of dbt_project.yml: which row hash new checksums are taken with."""
+    try:
+        project = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BackupError(f"Cannot read {project_dir / 'dbt_project.yml'}: {exc}") from exc
+    return str((project.get("vars") or {}).get("hash_version", "v1"))

@@ -91,7 +91,7 @@ def manifest_entries(warehouse: Warehouse, session_id: str | None) -> list[tuple
         params["session_id"] = session_id
     return warehouse.query(
         "select manifest.session_id, manifest.table_name, manifest.row_count, manifest.checksum_low, "
-        f"manifest.checksum_high from {manifest} as manifest "
+        f"manifest.checksum_high, manifest.hash_version from {manifest} as manifest "
         f"inner join {sessions} as sessions on manifest.session_id = sessions.session_id {where} "
         "order by sessions.scope, sessions.session_seq, manifest.table_name",
         **params,
@@ -101,11 +101,19 @@ def manifest_entries(warehouse: Warehouse, session_id: str | None) -> list[tuple
 def verify(
     warehouse: Warehouse,
     entries: list[tuple],
+    hash_version: str,
     on_progress: Callable[[], None] = lambda: None,
 ) -> list[VerifyResult]:
     results = []
-    for session_id, table, row_count, low, high in entries:
+    for session_id, table, row_count, low, high, written_with in entries:
         expected = (int(row_count), int(low), int(high))
+        if written_with != hash_version:
+            results.append(VerifyResult(
+                session_id, table, False, expected, None,
+                f"checksum written with hash version {written_with!r}, this project hashes with "
+                f"{hash_version!r}: it cannot be compared (restores are unaffected)"))
+            on_progress()
+            continue
         try:
             rows = warehouse.query(
                 f"select * from {warehouse.function_call('checksum_' + table, warehouse.param('session_id'))}",
