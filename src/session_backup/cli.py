@@ -14,7 +14,7 @@ import click
 
 from session_backup import __version__
 from session_backup.config import Settings, load_settings
-from session_backup.declarations import load_declarations
+from session_backup.declarations import load_declarations, project_hash_version
 from session_backup.errors import EXIT_PROBLEM, BackupError
 
 
@@ -174,7 +174,10 @@ def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
     with open_warehouse(ctx.settings) as warehouse:
         entries = manifest_entries(warehouse, session_id)
         with ctx.progress(len(entries), "verifying") as bar:
-            results = verify_entries(warehouse, entries, on_progress=lambda: bar.update(1))
+            results = verify_entries(
+                warehouse, entries, project_hash_version(ctx.settings.project_dir),
+                on_progress=lambda: bar.update(1),
+            )
     failed = [result for result in results if not result.ok]
     sessions = len({result.session_id for result in results})
     lines = [f"verified {len(results)} table backups of {sessions} session(s): {len(failed)} mismatch(es)"]
