@@ -93,8 +93,11 @@ def generate(ctx: Context, check: bool) -> None:
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild working tables; Head, History and manifests are never dropped.")
 @click.option("--show-dbt", is_flag=True, help="Stream dbt's own log to the console.")
+@click.option("--check-invariants", is_flag=True,
+              help="Also run the tests that read all of History (Head keys unique, validity "
+                   "intervals disjoint, History append-only); `dbt test` runs them too.")
 @pass_context
-def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool) -> None:
+def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_invariants: bool) -> None:
     """Back up every succeeded session not backed up yet, for every declared table.
 
     One `dbt build` covers all pending sessions, set-based, whatever their number.
@@ -111,7 +114,10 @@ def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool) -> None
     project_is_generated(ctx.settings)
     if not ctx.quiet:
         click.echo("running dbt build ...", err=True)
-    result = run_backup(ctx.settings, wait=wait, full_refresh=full_refresh, show_dbt=show_dbt)
+    result = run_backup(
+        ctx.settings, wait=wait, full_refresh=full_refresh, show_dbt=show_dbt,
+        check_invariants=check_invariants,
+    )
     with open_warehouse(ctx.settings) as warehouse:
         states = session_states(warehouse, load_declarations(ctx.settings.project_dir))
     counts: dict[str, int] = {}
