@@ -77,6 +77,16 @@
 
 
 {% macro sql_string(value) %}
-    {#- A SQL string literal for a trusted-shape identifier or a config value. -#}
-    {{ return("'" ~ (value | string | replace("\\", "\\\\") | replace("'", "''")) ~ "'") }}
+    {#- A SQL string literal for a name or a config value. -#}
+    {{ return(adapter.dispatch('sql_string', 'session_backup')(value)) }}
+{% endmacro %}
+
+{% macro default__sql_string(value) %}
+    {#- Standard SQL: only the quote is special. -#}
+    {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+{% endmacro %}
+
+{% macro bigquery__sql_string(value) %}
+    {#- BigQuery string literals also treat the backslash as an escape. -#}
+    {{ return("'" ~ (value | string | replace("\\", "\\\\") | replace("'", "\\'")) ~ "'") }}
 {% endmacro %}

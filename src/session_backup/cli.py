@@ -147,8 +147,10 @@ def restore(ctx: Context, session_id: str, tables: tuple[str, ...], into_schema:
     """
     from session_backup.restore import choose_tables
     from session_backup.restore import restore as restore_tables
+    from session_backup.tiering import prepare_cold_reads
     from session_backup.warehouse import open_warehouse
 
+    prepare_cold_reads(ctx.settings, session_id, tables)  # pruned sessions refused; cold files checked/fetched
     with open_warehouse(ctx.settings, read_only=False) as warehouse:
         chosen = choose_tables(warehouse, session_id, tables, load_declarations(ctx.settings.project_dir))
         counts = restore_tables(warehouse, session_id, chosen, into_schema)
@@ -177,6 +179,9 @@ def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
 
     if bool(session_id) == verify_all:
         raise click.UsageError("Give exactly one of --session ID or --all.")
+    from session_backup.tiering import prepare_cold_reads
+
+    prepare_cold_reads(ctx.settings, session_id)  # pruned sessions refused; cold files checked/fetched
     with open_warehouse(ctx.settings) as warehouse:
         entries = manifest_entries(warehouse, session_id)
         with ctx.progress(len(entries), "verifying") as bar:
@@ -240,3 +245,10 @@ def run() -> None:
             raise
         click.echo(f"Error: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(2)
+
+
+# Cold storage and retention commands live in their own module; they share Context with these.
+from session_backup.cli_tiering import prune, rehydrate, tier  # noqa: E402
+
+for _command in (tier, rehydrate, prune):
+    main.add_command(_command)

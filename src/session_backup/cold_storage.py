@@ -59,7 +59,7 @@ def file_sha256(path: Path) -> str:
 
 
 def file_md5_base64(path: Path) -> str:
-    digest = hashlib.md5()  # noqa: S324 - compared with GCS's own md5Hash, not a security check
+    digest = hashlib.md5()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -247,7 +247,7 @@ def make_storage_client():
     try:
         from google.auth.exceptions import DefaultCredentialsError
     except ImportError:  # pragma: no cover
-        DefaultCredentialsError = Exception  # noqa: N806
+        DefaultCredentialsError = Exception
     try:
         return storage.Client(project=project)
     except DefaultCredentialsError as exc:
@@ -297,7 +297,9 @@ class GCSStore(ColdStore):
         try:
             return function(*args, **kwargs)
         except gexc.NotFound as exc:
-            if "bucket" in str(exc).lower() or what in ("check", "list", "upload"):
+            # Listing or creating an object only 404s when the bucket is missing; for a read or a
+            # delete a 404 means the object, which the caller handles.
+            if what in ("check", "list", "upload"):
                 raise BackupError(
                     f"GCS bucket {self.bucket_name!r} does not exist or is not visible with these credentials "
                     f"(cold root {self.root_uri}): create it, or fix SESSION_BACKUP_COLD_ROOT."
@@ -402,8 +404,9 @@ class GCSStore(ColdStore):
         except gexc.NotFound as exc:
             partial.unlink(missing_ok=True)
             raise BackupError(
-                f"Cold file {self.uri_for(relative)} (generation {generation}) is missing from GCS: "
-                "that cold history is lost unless the bucket keeps a copy (object versioning)."
+                f"Cold file {self.uri_for(relative)} is missing from GCS at its recorded generation {generation} "
+                "(deleted, or replaced by other bytes); nothing was restored. With object versioning or soft "
+                "delete on the bucket the recorded generation can be brought back (docs/cold-storage.md)."
             ) from exc
         os.replace(partial, destination)
 

@@ -10,7 +10,7 @@ def session_states(warehouse: Warehouse, declared: list[TableDeclaration], scope
     """One row per session known to landing or to the backup.
 
     state: backed_up (every table declared today has it), partial, pending (succeeded, not yet
-    backed up), skipped (running or failed: never backed up)."""
+    backed up), skipped (running or failed: never backed up), pruned (removed by retention)."""
     sessions = warehouse.backup_relation("backup_sessions")
     manifest = warehouse.backup_relation("backup_manifest")
     landing = warehouse.landing_relation("sessions")
@@ -53,9 +53,14 @@ def session_states(warehouse: Warehouse, declared: list[TableDeclaration], scope
         **params,
     )
     declared_count = len(declared)
+    from session_backup.tiering import pruned_session_ids
+
+    pruned = pruned_session_ids(warehouse)  # retention (`prune`) made them unrestorable
     states = []
     for session_id, scope_value, started_at, status, seq, table_count, row_count, in_landing in rows:
-        if status != "succeeded":
+        if session_id in pruned:
+            state = "pruned"
+        elif status != "succeeded":
             state = "skipped"
         elif table_count == 0:
             state = "pending"
