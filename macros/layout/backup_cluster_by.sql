@@ -8,6 +8,7 @@
 {% endmacro %}
 
 {% macro bigquery__backup_cluster_by(key_columns) %}
-    {#- BigQuery clusters on at most four columns. -#}
-    {{ return((['scope'] + (key_columns | list))[:4]) }}
+    {#- BigQuery clusters on at most four columns: the scope first (every read is per scope),
+        then the key (Head lookups and change detection join on it). -#}
+    {{ return((['backup_scope'] + (key_columns | list))[:4]) }}
 {% endmacro %}

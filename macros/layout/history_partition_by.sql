@@ -11,5 +11,7 @@
 {% endmacro %}
 
 {% macro bigquery__history_partition_by() %}
-    {{ return({'field': 'closed_date', 'data_type': 'date', 'granularity': 'day'}) }}
+    {#- Daily partitions on the DATE column itself (not DATE(timestamp)): a literal filter on it
+        prunes, and 10,000 partitions hold 27 years. -#}
+    {{ return({'field': 'backup_closed_date', 'data_type': 'date', 'granularity': 'day'}) }}
 {% endmacro %}

@@ -17,10 +17,17 @@
     {#- BigQuery has no session transactions through dbt; a multi-statement transaction in one
         script job commits all DML together or rolls it back. -#}
     {%- call statement('main') -%}
+        {{ session_backup.bigquery_transaction_script(statements) }}
+    {%- endcall -%}
+{% endmacro %}
+
+
+{% macro bigquery_transaction_script(statements) %}
+    {#- One script job: if any statement fails, BigQuery rolls the transaction back and the job
+        fails (no exception handler on purpose: a handler would have to roll back itself). -#}
         begin transaction;
         {% for statement_sql in statements -%}
         {{ statement_sql }};
         {% endfor -%}
         commit transaction;
-    {%- endcall -%}
-{% endmacro %}
+{%- endmacro %}

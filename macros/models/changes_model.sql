@@ -20,6 +20,7 @@
     {%- endfor -%}
     {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
     {%- set head_columns = adapter.get_columns_in_relation(head) | map(attribute='name') | map('lower') | list if head else [] -%}
+    {%- set head_column_names = adapter.get_columns_in_relation(head) | map(attribute='name') | list if head else [] -%}
     {%- set identity = session_backup.head_identity(table, columns) -%}
     {%- set identity_list = identity | join(', ') -%}
     {%- set compared = 'backup_row_count' if table.is_keyless else 'backup_row_hash' -%}
@@ -60,6 +61,7 @@ landing_rows as (
     from {{ source('landing', table_name) }} as landing
     inner join pending_sessions
         on landing.session_id = pending_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing') }}
 ),
 
 {% if table.is_keyless -%}
@@ -103,9 +105,14 @@ head_states as (
         {%- for name in identity %}
         head.{{ name }},
         {%- endfor %}
-        {%- for name in state %}
-        head.{{ name }},
-        {%- endfor %}
+        {%- if table.is_keyless %}
+        head.backup_row_count,
+        {%- else %}
+        {#- Keyed Head rows store no hash (8 incompressible bytes a row, a third of the
+            backup's size): it is recomputed here. Columns Head lacks are NULL for its rows
+            and NULL adds nothing to the hash, so a column added later changes nothing. #}
+        {{ session_backup.row_hash(columns | selectattr('name', 'in', head_column_names) | list, 'head') }} as backup_row_hash,
+        {%- endif %}
         head.backup_valid_from_seq as carried_valid_from_seq,
         head.backup_valid_from_session_id as carried_valid_from_session_id
     from {{ head }} as head

@@ -52,6 +52,7 @@ hashed_rows as (
     from {{ source('landing', table_name) }} as landing
     inner join checked_sessions
         on landing.session_id = checked_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
 ),
 
 session_checksums as (

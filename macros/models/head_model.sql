@@ -1,6 +1,7 @@
 {% macro head_model(table_name) %}
     {#- What Head must change for this batch: `upsert` a newly opened version, or `delete` a key
-        whose version closed with nothing replacing it. The backup_head materialization merges
+        whose version closed with nothing replacing it. Head holds the landing columns, the
+        session the version became valid in and, for keyless tables, the content hash pair. The backup_head materialization merges
         these rows and records the manifest in the same transaction. -#}
     {%- if not execute -%}
         select 1 as placeholder
@@ -42,8 +43,9 @@ select
     {%- for column in columns %}
     {{ adapter.quote(column.name) }},
     {%- endfor %}
-    backup_row_hash,
     {%- if table.is_keyless %}
+    {#- A keyless row's identity is its content hash pair; keyed rows keep no hash. #}
+    backup_row_hash,
     backup_row_check_hash,
     backup_row_count,
     {%- endif %}

@@ -24,6 +24,8 @@
                 ) as hashed
             {%- endset -%}
             {%- do statements.append(session_backup.create_table_function('checksum_' ~ table.name, checksum_sql)) -%}
+            {#- Engine-specific extras (BigQuery: restore_<table>_pruned, see macros/bigquery/). -#}
+            {%- do statements.extend(session_backup.pruned_backup_functions(table)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for statement_sql in statements -%}

@@ -1,8 +1,13 @@
-{% macro restore_history_select(table, columns_with_session_id, session_parameter) %}
+{% macro restore_history_select(table, columns_with_session_id, session_parameter, prune=none) %}
     {#- A table exactly as it was landed for one session, from Head + History in one set-based
         query: the versions valid at the session's position in its scope. No replay chain, so
         the cost does not grow with the number of sessions since. An unknown session, or one
-        this table has no backup for, raises instead of returning an empty table. -#}
+        this table has no backup for, raises instead of returning an empty table.
+        `prune` (optional, BigQuery's restore_<t>_pruned): {'scope': expr, 'closed_since': expr},
+        the session's scope and a date on or before its start, passed as constants so that
+        Head and History are read for that scope only (clustering) and History only from the
+        partitions closed since (a version valid at the session closed on or after its start).
+        A value that does not match the session raises instead of restoring too little. -#}
     {%- set head = session_backup.existing_backup_relation('head_' ~ table.name) -%}
     {%- set history_sources = session_backup.history_sources(table) -%}
     {#- Looked up, not ref'd: this also runs from on-run-end, outside the DAG. -#}
@@ -27,6 +32,10 @@ requested as (
             where manifest.session_id = {{ session_parameter }}
                 and manifest.table_name = {{ session_backup.sql_string(table.name) }}
         )
+        {%- if prune %}
+        and sessions.scope = {{ prune.scope }}
+        and {{ prune.closed_since }} <= cast(sessions.started_at as date)
+        {%- endif %}
 ),
 
 valid_versions as (
@@ -35,6 +44,9 @@ valid_versions as (
     inner join requested
         on versions.backup_scope = requested.scope
         and versions.backup_valid_from_seq <= requested.session_seq
+    {%- if prune %}
+    where versions.backup_scope = {{ prune.scope }}
+    {%- endif %}
     {%- for history in history_sources %}
     union all
     select {{ projection }}{{ extra }}
@@ -43,6 +55,10 @@ valid_versions as (
         on versions.backup_scope = requested.scope
         and versions.backup_valid_from_seq <= requested.session_seq
         and versions.backup_valid_to_seq > requested.session_seq
+    {%- if prune %}
+    where versions.backup_scope = {{ prune.scope }}
+        and versions.backup_closed_date >= {{ prune.closed_since }}
+    {%- endif %}
     {%- endfor %}
 ),
 

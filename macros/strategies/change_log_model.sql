@@ -88,13 +88,13 @@ scheduled_sessions as (
 ),
 
 landing_rows as (
+    {#- Identities only: this is what every session is compared on. Values are read again
+        below for the few rows that are stored, so a batch of many sessions never holds all
+        their values at once. -#}
     select
         scheduled_sessions.backup_scope,
         scheduled_sessions.session_seq,
         scheduled_sessions.backup_checkpoint_seq,
-        {%- for column in columns %}
-        landing.{{ adapter.quote(column.name) }},
-        {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
         {{ session_backup.content_check_hash(columns, 'landing') }} as backup_row_check_hash
     from {{ source('landing', table_name) }} as landing
@@ -214,38 +214,65 @@ net_changes as (
     having sum(backup_row_count) <> 0
 ),
 
-stored_rows as (
+checkpoint_rows as (
     {#- Checkpoints: the whole multiset, one row per distinct content. -#}
+    select
+        scheduled_sessions.backup_scope,
+        scheduled_sessions.session_seq,
+        scheduled_sessions.backup_checkpoint_seq,
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
+        {{ session_backup.content_check_hash(columns, 'landing') }} as backup_row_check_hash,
+        {%- for column in columns %}
+        landing.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ source('landing', table_name) }} as landing
+    inner join scheduled_sessions
+        on landing.session_id = scheduled_sessions.session_id
+    where scheduled_sessions.session_seq = scheduled_sessions.backup_checkpoint_seq
+),
+
+added_rows as (
+    {#- Rows added since the compared state, with their values: matched on the cheap row_hash
+        first, then the check hash is computed only for those few candidates. -#}
+    select
+        {%- for name in identity %}
+        net_changes.{{ name }},
+        {%- endfor %}
+        net_changes.backup_row_count,
+        {%- for column in columns %}
+        landing.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ source('landing', table_name) }} as landing
+    inner join scheduled_sessions
+        on landing.session_id = scheduled_sessions.session_id
+    inner join net_changes
+        on net_changes.backup_scope = scheduled_sessions.backup_scope
+        and net_changes.session_seq = scheduled_sessions.session_seq
+        and net_changes.backup_row_hash = {{ session_backup.row_hash(columns, 'landing') }}
+    where net_changes.backup_row_count > 0
+        and scheduled_sessions.session_seq <> scheduled_sessions.backup_checkpoint_seq
+        and {{ session_backup.hashes_equal_after_join('net_changes.backup_row_check_hash', session_backup.content_check_hash(columns, 'landing')) }}
+),
+
+stored_rows as (
     select
         {{ identity | join(',\n        ') }},
         cast(count(*) as {{ dbt.type_bigint() }}) as backup_row_count,
         {%- for column in columns %}
         any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from landing_rows
-    where session_seq = backup_checkpoint_seq
+    from checkpoint_rows
     group by {{ identity | join(', ') }}
     union all
-    {# Added rows carry their values. #}
+    {# One row per added identity (duplicates in landing are one identity with a count). #}
     select
-        {%- for name in identity %}
-        net_changes.{{ name }},
-        {%- endfor %}
-        any_value(net_changes.backup_row_count) as backup_row_count,
+        {{ identity | join(',\n        ') }},
+        any_value(backup_row_count) as backup_row_count,
         {%- for column in columns %}
-        any_value(landing_rows.{{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from net_changes
-    inner join landing_rows
-        on net_changes.backup_scope = landing_rows.backup_scope
-        and net_changes.session_seq = landing_rows.session_seq
-        and net_changes.backup_row_hash = landing_rows.backup_row_hash
-        and net_changes.backup_row_check_hash = landing_rows.backup_row_check_hash
-    where net_changes.backup_row_count > 0
-    group by
-        {%- for name in identity %}
-        net_changes.{{ name }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
+    from added_rows
+    group by {{ identity | join(', ') }}
     union all
     {# Removed rows: the identity and how many copies left; their values are in the checkpoint. #}
     select

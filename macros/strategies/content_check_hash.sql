@@ -67,3 +67,19 @@
     {%- endif -%}
     {{ return("cast(concat('0x', substr(to_hex(md5(concat(" ~ parts | join(', ') ~ "))), 1, 15)) as int64)") }}
 {% endmacro %}
+
+
+{% macro hashes_equal_after_join(left, right) %}
+    {#- `left = right` written so that the optimizer keeps it as a filter on the joined rows
+        instead of turning it into a join key (which would compute `right` for every row). -#}
+    {{ return(adapter.dispatch('hashes_equal_after_join', 'session_backup')(left, right)) }}
+{% endmacro %}
+
+{% macro default__hashes_equal_after_join(left, right) %}
+    ({{ left }} ^ {{ right }}) = 0
+{% endmacro %}
+
+{% macro duckdb__hashes_equal_after_join(left, right) %}
+    {#- DuckDB's xor on unsigned integers is the function xor(). -#}
+    xor({{ left }}, {{ right }}) = 0
+{% endmacro %}

@@ -2,7 +2,8 @@
     time. Rows are written by each Head table's materialization in the same transaction as its
     merge, so a table counts as backed up for a session exactly when this row exists.
     This model only defines the table; it never adds rows itself. -#}
-{{ config(materialized='incremental', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail',
+          cluster_by=session_backup.cluster_columns(['session_id', 'table_name'])) }}
 
 select
     cast(null as {{ dbt.type_string() }}) as session_id,

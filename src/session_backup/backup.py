@@ -17,10 +17,16 @@ from session_backup.errors import BackupError, ProblemFound
 @contextmanager
 def backup_lock(settings: Settings, wait: bool) -> Iterator[None]:
     """One backup at a time per backup database. DuckDB's own file lock would also stop a
-    second writer, but mid-run and with a cryptic error; this says what is going on up front."""
-    lock_path = settings.backup_db.with_suffix(".lock") if settings.target == "duckdb" else (
-        settings.project_dir / "data" / "bigquery-backup.lock"
-    )
+    second writer, but mid-run and with a cryptic error; this says what is going on up front.
+    On BigQuery the lock is a row in the backup dataset (session_backup.bigquery_lock): runs on
+    different machines see it too."""
+    if settings.target == "bigquery":
+        from session_backup.bigquery_lock import bigquery_backup_lock
+
+        with bigquery_backup_lock(settings, wait):
+            yield
+        return
+    lock_path = settings.backup_db.with_suffix(".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:
         flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
@@ -77,7 +83,7 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
     if result.exception is not None:
         errors.append(_clean_message("dbt", str(result.exception)))
     for node_result in getattr(result.result, "results", None) or []:
-        name = getattr(node_result.node, "name", "?")
+        name = getattr(getattr(node_result, "node", None), "name", "dbt")  # run-operation has no node
         timings[name] = float(getattr(node_result, "execution_time", 0.0) or 0.0)
         status = str(getattr(node_result, "status", "")).lower()
         if status in {"error", "fail", "runtime error"}:

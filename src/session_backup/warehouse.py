@@ -6,6 +6,7 @@ values are query parameters and names are checked and quoted here.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from contextlib import contextmanager
@@ -174,13 +175,24 @@ class BigQueryWarehouse(Warehouse):
         self.schema = settings.backup_schema
         self.location = settings.bigquery_location
         self.landing_dataset = settings.landing_dataset
+        # As the dbt source does: landing may live in another project.
+        self.landing_project = os.environ.get("SESSION_BACKUP_LANDING_DATABASE") or self.project
 
     def _parameters(self, params: dict[str, Any]) -> list:
         from google.cloud import bigquery
 
         out = []
         for name, value in params.items():
-            kind = "INT64" if isinstance(value, int) else "STRING"
+            if isinstance(value, bool):
+                kind = "BOOL"
+            elif isinstance(value, int):
+                kind = "INT64"
+            elif isinstance(value, datetime.datetime):
+                kind = "TIMESTAMP"
+            elif isinstance(value, datetime.date):
+                kind = "DATE"
+            else:
+                kind = "STRING"
             out.append(bigquery.ScalarQueryParameter(name, kind, value))
         return out
 
@@ -203,7 +215,7 @@ class BigQueryWarehouse(Warehouse):
         return f"@{name}"
 
     def landing_relation(self, name: str) -> str | None:
-        return f"`{self.project}`.`{self.landing_dataset}`.`{name}`"
+        return f"`{self.landing_project}`.`{self.landing_dataset}`.`{name}`"
 
     def relation_exists(self, name: str) -> bool:
         from google.api_core.exceptions import NotFound
@@ -214,21 +226,54 @@ class BigQueryWarehouse(Warehouse):
         except NotFound:
             return False
 
+    def routine_exists(self, name: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_routine(f"{self.project}.{self.schema}.{name}")
+            return True
+        except NotFound:
+            return False
+
+    def session_position(self, session_id: str) -> tuple[str, datetime.date] | None:
+        """The session's scope and start date (UTC), or None if it is not in the backup."""
+        found = self.query(
+            f"select scope, cast(started_at as date) from {self.backup_relation('backup_sessions')} "
+            "where session_id = @session_id",
+            session_id=session_id,
+        )
+        return (found[0][0], found[0][1]) if found else None
+
+    def restore_call(self, table: str, session_id: str, position=None) -> tuple[str, dict[str, Any]]:
+        """The FROM clause and parameters that restore one table of a session, reading as few
+        bytes as BigQuery allows: restore_<t>_pruned with the session's scope and start date
+        (`position`) as query parameters (constants, so clustering and partition pruning
+        apply), when dbt created it (History tables); otherwise restore_<t>(session_id), which
+        reads all of Head and History."""
+        params: dict[str, Any] = {"session_id": session_id}
+        if position is not None and self.routine_exists(f"restore_{table}_pruned"):
+            params.update(scope=position[0], closed_since=position[1])
+            return self.function_call(f"restore_{table}_pruned", "@session_id, @scope, @closed_since"), params
+        return self.function_call(f"restore_{table}", "@session_id"), params
+
     def restore_tables(self, session_id: str, tables: list[str], into_schema: str) -> dict[str, int]:
         """BigQuery DDL cannot sit in a transaction: on any failure, drop what this call made."""
+        from google.cloud import bigquery
+
         into = checked_identifier(into_schema, "Dataset")
-        self.client.create_dataset(f"{self.project}.{into}", exists_ok=True)
+        dataset = bigquery.Dataset(f"{self.project}.{into}")
+        dataset.location = self.location
+        self.client.create_dataset(dataset, exists_ok=True)
         made: list[str] = []
         counts = {}
+        position = self.session_position(session_id)
         try:
             for table in tables:
                 target = f"`{self.project}`.`{into}`.`{table}`"
-                self.query(
-                    f"create or replace table {target} as "
-                    f"select * from {self.function_call('restore_' + table, '@session_id')}",
-                    session_id=session_id,
-                )
+                source, params = self.restore_call(table, session_id, position)
+                self.query(f"create or replace table {target} as select * from {source}", **params)
                 made.append(f"{self.project}.{into}.{table}")
+                # A bare count(*) reads no column: 0 bytes processed.
                 counts[table] = self.query(f"select count(*) from {target}")[0][0]
         except BackupError:
             for table_id in made:
