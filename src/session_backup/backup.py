@@ -128,7 +128,7 @@ def run_backup(
     check_invariants: bool = False,
 ) -> BuildResult:
     # dbt's own console log repeats our error inside its stack; logs/dbt.log keeps everything.
-    args = ["build"] if show_dbt else ["--log-level", "none", "build"]
+    args = ["build"] if show_dbt else ["--log-level", "none", "--log-level-file", "debug", "build"]
     if not check_invariants:
         # The invariant tests read all of History: their cost grows with the years kept, the
         # backup's must not. `dbt build`/`dbt test` still run them; so does --check-invariants.
