@@ -55,6 +55,7 @@ STORED_PREFIXES = {
 }
 NODE_PREFIXES = ("checksums_", "changes_", "history_", "head_", "full_", "incremental_", "differential_", "snapshot_")
 WINDOW = 3  # single-session runs per steady-state window
+REUSED: list[str] = []  # workers whose results --resume took from an earlier run
 RESTORE_POINTS = 6  # session ages at which restores are timed
 
 
@@ -325,6 +326,7 @@ def run_worker(args: argparse.Namespace, phase: str, strategy: str, landing_db: 
     out = Path(args.work) / f"worker_{strategy}_{phase}.json"
     if args.resume and out.exists():
         log(f"  (reusing {out.name})")
+        REUSED.append(f"{strategy}/{phase}")
         return json.loads(out.read_text())
     command = [sys.executable, __file__, "--worker", phase, "--strategy", strategy, "--landing-db", str(landing_db),
                "--work", str(args.work), "--checkpoint-every", str(args.checkpoint_every), "--worker-out", str(out),
@@ -472,7 +474,10 @@ def markdown(results: dict, summary: list[dict], checks: list) -> str:
          f"(orders+lineitem). Machine: {meta['cpus']} CPUs, DuckDB {meta['duckdb']}, dbt-core {meta['dbt']}. "
          f"incremental/differential checkpoint every {meta['checkpoint_every']} sessions. "
          f"DuckDB memory_limit {meta['duckdb_memory_limit']}. "
-         f"Run took {meta['bench_minutes']} min."),
+         f"Run took {meta['bench_minutes']} min."
+         + (f" Resumed: {', '.join(meta['reused_workers'])} reused from an earlier invocation on the same "
+            f"landing (the time above is this invocation's)." if meta.get("reused_workers") else "")),
+        *([f"Note: {meta['note']}", ""] if meta.get("note") else []),
         "",
         (f"Floor (plain copy of one session): insert {plain_insert:.3f} s, stores "
          f"{plain['one_session_bytes'] / 2**20:.1f} MiB (Parquet zstd) and {plain['one_session_rows']:,} rows; "
@@ -637,6 +642,7 @@ def scenario(args: argparse.Namespace, scale_factor: float, sessions: int, scope
         "duckdb": duckdb.__version__, "dbt": dbt.version.__version__, "checkpoint_every": args.checkpoint_every,
         "duckdb_memory_limit": args.memory_limit or "default (80 % of RAM)",
         "bench_minutes": round((time.perf_counter() - started) / 60, 1), "landing": landing,
+        "reused_workers": list(REUSED),
     }
     summary = summarize(results)
     checks = targets(summary, results)

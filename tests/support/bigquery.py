@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from click.testing import CliRunner
 
-from support.project import REPO, copy_project
+from support.project import copy_project
 
 EMULATOR_PROJECT = "local-proj"
 
@@ -226,14 +226,6 @@ class BigQueryDeployment:
         job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
         return [tuple(row.values()) for row in job.result()]
 
-    def query_with_schema(self, sql: str, **params: Any) -> tuple[list[tuple[str, str]], list[tuple]]:
-        from google.cloud import bigquery
-
-        parameters = [bigquery.ScalarQueryParameter(key, "STRING", value) for key, value in params.items()]
-        result = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters)).result()
-        rows = [tuple(row.values()) for row in result]
-        return [(field.name, standard_type(field.field_type)) for field in result.schema], rows
-
     def read_table(self, table: str, dataset: str | None = None):
         """A whole table as Arrow, with its schema [(name, type)] as tables.get reports it."""
         import pyarrow as pa
@@ -294,11 +286,6 @@ class BigQueryDeployment:
                             source_format="PARQUET", write_disposition="WRITE_APPEND")).result()
                 loaded[table] = rows
         return loaded
-
-
-def landing_columns(deployment: BigQueryDeployment, table: str) -> list[tuple[str, str]]:
-    fields = deployment.client.get_table(f"{EMULATOR_PROJECT}.{deployment.landing_dataset}.{table}").schema
-    return [(field.name, standard_type(field.field_type)) for field in fields]
 
 
 def multiset_difference(connection, restored, landed, float_columns: set[str]) -> tuple[int, int, list, list]:
@@ -379,10 +366,3 @@ def pa_array(values: list[str]):
     import pyarrow as pa
 
     return pa.array(values, type=pa.string())
-
-
-def repo_declarations() -> dict[str, dict]:
-    import yaml
-
-    sources = yaml.safe_load((REPO / "models/landing/_landing__sources.yml").read_text())["sources"]
-    return {table["name"]: table["meta"]["backup"] for table in sources[0]["tables"] if "meta" in table}
