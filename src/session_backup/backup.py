@@ -63,6 +63,8 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
     """dbt in-process: ~0.2 s per call after the first, against ~2 s for a new process."""
     from dbt.cli.main import dbtRunner
 
+    from session_backup.faults import fault_callbacks  # test-only; inert unless its env var is set
+
     env_target = settings.target
     full_args = args + [
         "--project-dir", str(settings.project_dir),
@@ -73,7 +75,7 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
     cwd = os.getcwd()
     os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
     try:
-        result = dbtRunner().invoke(full_args)
+        result = dbtRunner(callbacks=fault_callbacks()).invoke(full_args)
     finally:
         os.chdir(cwd)
         _release_duckdb()
