@@ -252,3 +252,8 @@ from session_backup.cli_tiering import prune, rehydrate, tier  # noqa: E402
 
 for _command in (tier, rehydrate, prune):
     main.add_command(_command)
+
+# The cost estimate (no warehouse needed) lives in its own module too.
+from session_backup.estimate import estimate_command  # noqa: E402
+
+main.add_command(estimate_command, name="estimate")
