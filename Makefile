@@ -41,3 +41,15 @@ docs: setup
 
 clean:
 	rm -rf $(VENV) target logs data profiles.yml
+
+.PHONY: estimate diagrams
+
+# The 2-year cost estimate per strategy (docs/estimate/), from docs/bench/results.json and prices.toml.
+estimate: setup
+	mkdir -p docs/estimate
+	$(BIN)/session-backup estimate --json --plot docs/estimate/cumulative_cost.png > docs/estimate/estimate.json
+	$(BIN)/session-backup estimate > docs/estimate/estimate.md
+
+# The drawn architecture (docs/architecture/*.svg, *.png).
+diagrams: setup
+	$(BIN)/python scripts/draw_architecture.py --out docs/architecture
