@@ -148,7 +148,7 @@ def test_json_shape_and_measured_inputs(tmp_path):
     for strategy in report["strategies"].values():
         assert len(strategy["months"]) == 24
         assert set(strategy["months"][0]) == {"month", "stored_gib", "cold_gib", "storage_usd", "backup_queries_usd",
-                                              "restore_queries_usd", "total_usd", "cumulative_usd"}
+                                              "restore_queries_usd", "queries_usd", "total_usd", "cumulative_usd"}
         assert strategy["cumulative_usd"] == pytest.approx(strategy["months"][-1]["cumulative_usd"], abs=0.01)
     inputs = {item["name"]: item for item in report["inputs"]}
     assert inputs["rows_per_session"]["kind"] == "measured"

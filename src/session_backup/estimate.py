@@ -388,7 +388,8 @@ def simulate(inputs: Inputs, bench: BenchFigures, prices: dict) -> dict:
                                "stored_gib": round((stored_appended + head_bytes) / GIB, 3),
                                "cold_gib": round(cold_bytes / GIB, 3),
                                "storage_usd": round(storage_month, 4), "backup_queries_usd": round(query_month, 4),
-                               "restore_queries_usd": round(restore_month, 4), "total_usd": round(total, 4),
+                               "restore_queries_usd": round(restore_month, 4),
+                               "queries_usd": round(query_month + restore_month, 4), "total_usd": round(total, 4),
                                "cumulative_usd": round(cumulative, 4)})
                 storage_month = query_month = restore_month = 0.0
         results[strategy] = {
@@ -429,6 +430,8 @@ def estimate(inputs: Inputs, bench: BenchFigures, prices: dict, prices_source: s
         _input("rows_per_session", resolved["rows_per_session"], "rows",
                "measured" if inputs.rows_per_session is None else given,
                f"{bench_file} meta.landing_rows_per_session" if inputs.rows_per_session is None else "--rows-per-session"),
+        _input("bytes_per_session_mib", round(resolved["bytes_per_session"] / MIB, 1), "MiB (logical)",
+               "modelled" if inputs.bytes_per_session is None else given, "bytes_per_session / 2^20"),
         _input("bytes_per_session", round(resolved["bytes_per_session"]), "logical bytes",
                "modelled" if inputs.bytes_per_session is None else given,
                (f"rows_per_session x {model['bytes_per_row']:.1f} logical bytes per row: {COST_MODEL_SOURCE}, "
@@ -510,7 +513,7 @@ def render_markdown(report: dict) -> str:
         queries_total = result["cumulative_backup_queries_usd"] + result["cumulative_restore_queries_usd"]
         lines.append(
             f"| {result['label']} | {last['stored_gib']:,.1f} | {_money(last['storage_usd'])} "
-            f"| {_money(last['backup_queries_usd'] + last['restore_queries_usd'])} "
+            f"| {_money(last['queries_usd'])} "
             f"| {_money(result['cumulative_storage_usd'])} | {_money(queries_total)} "
             f"| {_money(result['cumulative_usd'])} | {result['pct_of_full']} | {result['times_head_history']} |")
     cold = report["cold_tier"]
