@@ -4,12 +4,12 @@
     {%- set relation = source('landing', table_name) -%}
     {%- set columns = adapter.get_columns_in_relation(relation) -%}
     {%- if columns | length == 0 -%}
-        {{ exceptions.raise_compiler_error("Landing table " ~ relation ~ " does not exist or has no columns; "
+        {{ exceptions.raise_compiler_error("session_backup refused: Landing table " ~ relation ~ " does not exist or has no columns; "
             ~ "it is declared for backup in models/landing/_landing__sources.yml.") }}
     {%- endif -%}
     {%- set names = columns | map(attribute='name') | map('lower') | list -%}
     {%- if 'session_id' not in names -%}
-        {{ exceptions.raise_compiler_error("Landing table " ~ relation ~ " has no session_id column; "
+        {{ exceptions.raise_compiler_error("session_backup refused: Landing table " ~ relation ~ " has no session_id column; "
             ~ "every landing table must carry the session it belongs to.") }}
     {%- endif -%}
     {%- if include_session_id -%}

@@ -16,7 +16,7 @@
     {%- do session_backup.assert_no_reserved_columns(table_name, columns) -%}
     {%- set column_names = columns | map(attribute='name') | map('lower') | list -%}
     {%- for key in table.key if key | lower not in column_names -%}
-        {{ exceptions.raise_compiler_error("Table '" ~ table_name ~ "': key column '" ~ key ~ "' is not a column of the landing table.") }}
+        {{ exceptions.raise_compiler_error("session_backup refused: Table '" ~ table_name ~ "': key column '" ~ key ~ "' is not a column of the landing table.") }}
     {%- endfor -%}
     {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
     {%- set head_columns = adapter.get_columns_in_relation(head) | map(attribute='name') | map('lower') | list if head else [] -%}

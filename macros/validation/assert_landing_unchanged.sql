@@ -27,7 +27,7 @@
             {%- do lines.append("session '" ~ row[0] ~ "' (backed up with " ~ row[1] ~ " rows, landing now has "
                 ~ row[2] ~ " rows" ~ (" with different content" if row[1] == row[2] else "") ~ ")") -%}
         {%- endfor -%}
-        {{ exceptions.raise_compiler_error("Landing table '" ~ table_name ~ "' changed for already backed-up "
+        {{ exceptions.raise_compiler_error("session_backup refused: Landing table '" ~ table_name ~ "' changed for already backed-up "
             ~ lines | join(', ') ~ ". The backup keeps what it stored and refuses the batch; land changed data "
             ~ "under a new session_id.") }}
     {%- endif -%}

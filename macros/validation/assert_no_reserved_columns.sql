@@ -7,7 +7,7 @@
         'backup_checkpoint_seq', 'backup_change', 'session_seq',
     ] -%}
     {%- for column in columns if column.name | lower in reserved -%}
-        {{ exceptions.raise_compiler_error("Landing table '" ~ table_name ~ "' has a column named '" ~ column.name
+        {{ exceptions.raise_compiler_error("session_backup refused: Landing table '" ~ table_name ~ "' has a column named '" ~ column.name
             ~ "', which the backup reserves for its own bookkeeping; rename it in landing.") }}
     {%- endfor -%}
 {% endmacro %}

@@ -28,7 +28,7 @@
             {%- do lines.append(("NULL key" if row[2] else "duplicate key") ~ " (" ~ values | join(', ')
                 ~ ") in session '" ~ row[1] ~ "' (scope '" ~ row[0] ~ "')") -%}
         {%- endfor -%}
-        {{ exceptions.raise_compiler_error("Landing table '" ~ table_name ~ "' breaks its declared key "
+        {{ exceptions.raise_compiler_error("session_backup refused: Landing table '" ~ table_name ~ "' breaks its declared key "
             ~ table.key | join(', ') ~ ": " ~ lines | join('; ')
             ~ ". Nothing was backed up; fix the landing data or the key in models/landing/_landing__sources.yml.") }}
     {%- endif -%}

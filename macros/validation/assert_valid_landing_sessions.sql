@@ -38,7 +38,7 @@
         {%- if found.rows | length > 0 -%}
             {%- set examples = [] -%}
             {%- for row in found.rows -%}{%- do examples.append("'" ~ row[0] ~ "' (scope '" ~ row[1] ~ "')") -%}{%- endfor -%}
-            {{ exceptions.raise_compiler_error("Landing sessions table " ~ sessions ~ ": " ~ check[0] ~ ": "
+            {{ exceptions.raise_compiler_error("session_backup refused: Landing sessions table " ~ sessions ~ ": " ~ check[0] ~ ": "
                 ~ examples | join(', ') ~ ". Nothing was backed up.") }}
         {%- endif -%}
     {%- endfor -%}

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from session_backup.config import Settings
-from session_backup.errors import BackupError, ProblemFound
+from session_backup.errors import REFUSAL_MARKER, BackupError, ProblemFound
+from session_backup.run_log import RUNS_TABLE, BackupRun, record_run, utc_now
+from session_backup.warehouse import wait_until_free
 
 
 @contextmanager
@@ -128,7 +133,14 @@ def run_backup(
     full_refresh: bool = False,
     show_dbt: bool = False,
     check_invariants: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> BuildResult:
+    """One `dbt build` over every pending session, then one row in the run log (backup_runs).
+
+    Before dbt starts, everything it must write is checked (the backup database's folder, dbt's
+    log and target folders) and the DuckDB files must be free: a reader holding the backup
+    file is waited for with `wait`, otherwise named. Each of these is one line naming the file."""
+    on_wait = on_wait or (lambda message: print(message, file=sys.stderr, flush=True))
     # dbt's own console log repeats our error inside its stack; logs/dbt.log keeps everything.
     args = ["build"] if show_dbt else ["--log-level", "none", "--log-level-file", "debug", "build"]
     if not check_invariants:
@@ -137,20 +149,132 @@ def run_backup(
         args += ["--exclude", "tag:backup_invariant"]
     if full_refresh:
         args.append("--full-refresh")
+    check_writable(settings)
     with backup_lock(settings, wait):
-        result = run_dbt(settings, args)
-    if not result.succeeded:
+        if settings.target == "duckdb":
+            wait_until_free(settings.backup_db, wait, on_wait)
+            wait_until_free(settings.landing_db, wait, on_wait, read_only=True)
+        started_at = utc_now()
+        with _logging_errors_silenced():
+            result = run_dbt(settings, args)
+        if result.succeeded:
+            _record(settings, BackupRun(started_at, utc_now(), "succeeded"))
+            return result
         # Data the backup refuses is a problem found (1); anything else is the environment (2).
-        refused = any(
-            marker in error
-            for error in result.errors
-            for marker in ("Landing table", "Landing sessions table", "breaks its declared key", "late session")
+        refusals = [error[error.index(REFUSAL_MARKER) + len(REFUSAL_MARKER):].strip()
+                    for error in result.errors if REFUSAL_MARKER in error]
+        errors = list(dict.fromkeys(refusals or result.errors)) or ["dbt build failed"]
+        failed_tables = _tables_named(settings, result.errors)
+        _record(settings, BackupRun(started_at, utc_now(), "refused" if refusals else "failed",
+                                    _one_line(errors[0]), failed_tables))
+    detail = "; ".join(errors)
+    if refusals:
+        raise ProblemFound(
+            f"Backup refused: {detail} Nothing was committed for any table; fix landing (or the "
+            "declaration) and run `session-backup backup` again."
         )
-        detail = "; ".join(dict.fromkeys(result.errors)) or "dbt build failed (see logs/dbt.log)"
-        if refused:
-            raise ProblemFound(f"Backup refused: {detail}")
-        raise BackupError(f"Backup failed: {detail}")
-    return result
+    waiting = _pending_sessions(settings, failed_tables)
+    raise BackupError(
+        f"Backup failed{waiting}: {detail}. Nothing was committed for any table; fix the cause and run "
+        f"`session-backup backup` again (full log: {settings.dbt_log_dir / 'dbt.log'})."
+    )
+
+
+def check_writable(settings: Settings) -> None:
+    """Everything the run writes, probed with a real write before dbt starts: a full disk or a
+    read-only folder is one line naming the file, not a wall of logging tracebacks mid-run."""
+    folders = [settings.dbt_log_dir, settings.dbt_target_dir]
+    files = [settings.dbt_log_dir / "dbt.log"]
+    if settings.target == "duckdb":
+        folders.insert(0, settings.backup_db.parent)  # the file, its write-ahead log, the lock
+        if settings.backup_db.exists():
+            files.append(settings.backup_db)
+    path = None
+    try:
+        for path in folders:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".session-backup-probe-") as probe:
+                probe.write(b"probe")
+                probe.flush()
+        for path in files:
+            if path.suffix == ".log":
+                with open(path, "a") as log:
+                    log.write("\n")
+            else:
+                open(path, "r+b").close()
+    except OSError as exc:
+        raise BackupError(
+            f"Cannot write {path}: {exc.strerror or exc}. Nothing was done; free disk "
+            "space or fix its permissions (dbt's folders follow DBT_LOG_PATH and DBT_TARGET_PATH)."
+        ) from exc
+
+
+@contextmanager
+def _logging_errors_silenced() -> Iterator[None]:
+    """A log handler that cannot write (disk full) must not print a traceback per log line."""
+    saved = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        yield
+    finally:
+        logging.raiseExceptions = saved
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())[:2000]
+
+
+def _tables_named(settings: Settings, errors: list[str]) -> list[str]:
+    """Declared tables whose nodes failed (`head_orders: ...` names orders)."""
+    from session_backup.declarations import load_declarations
+
+    try:
+        names = sorted((table.name for table in load_declarations(settings.project_dir)), key=len, reverse=True)
+    except Exception:  # noqa: BLE001 - naming the table is a courtesy; the error stands without it
+        return []
+    found = []
+    for error in errors:
+        node = error.split(":", 1)[0].strip()
+        for name in names:
+            if node == name or node.endswith("_" + name):
+                found.append(name)
+                break
+    return list(dict.fromkeys(found))
+
+
+def _pending_sessions(settings: Settings, tables: list[str]) -> str:
+    """' for table orders (sessions VN-1, VN-2 wait for it)', or '' when it cannot be told."""
+    if not tables:
+        return ""
+    from session_backup.declarations import load_declarations
+    from session_backup.status import session_states
+    from session_backup.warehouse import open_warehouse
+
+    try:
+        with open_warehouse(settings) as warehouse:
+            states = session_states(warehouse, load_declarations(settings.project_dir))
+    except Exception:  # noqa: BLE001 - as above
+        return f" for table {', '.join(tables)}"
+    waiting = [state["session_id"] for state in states
+               if any(table in state.get("missing_tables", {}) for table in tables)]
+    shown = ", ".join(repr(session_id) for session_id in waiting[:3])
+    more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+    sessions = f" (session {shown}{more} not backed up)" if waiting else ""
+    return f" for table {', '.join(tables)}{sessions}"
+
+
+def _record(settings: Settings, run: BackupRun) -> None:
+    """The run log is a courtesy to `status`: failing to write it never hides the run's outcome."""
+    from session_backup.warehouse import open_warehouse
+
+    if settings.target == "duckdb" and not settings.backup_db.exists():
+        return
+    try:
+        with open_warehouse(settings, read_only=False) as warehouse:
+            record_run(warehouse, run)
+    except Exception as exc:  # noqa: BLE001 - reported in one line, the run's own result stands
+        print(f"warning: the run was not recorded in {RUNS_TABLE}: {str(exc).splitlines()[0]}",
+              file=sys.stderr, flush=True)
 
 
 def project_is_generated(settings: Settings) -> None:

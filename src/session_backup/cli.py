@@ -6,37 +6,20 @@ Exit codes: 0 ok, 1 a problem was found (mismatch, refused data), 2 usage or env
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 import click
 
 from session_backup import __version__
-from session_backup.config import Settings, load_settings
+from session_backup.cli_context import CommandGroup, Context, pass_context
+from session_backup.config import load_settings
 from session_backup.declarations import load_declarations, project_hash_version
-from session_backup.errors import EXIT_PROBLEM, BackupError
+from session_backup.errors import EXIT_PROBLEM
+
+__all__ = ["Context", "main", "pass_context", "run"]  # Context: for command modules written before cli_context
 
 
-class Context:
-    def __init__(self, settings: Settings, as_json: bool, quiet: bool, debug: bool) -> None:
-        self.settings = settings
-        self.as_json = as_json
-        self.quiet = quiet
-        self.debug = debug
-
-    def emit(self, payload: Any, human: str) -> None:
-        click.echo(json.dumps(payload, indent=2, default=str) if self.as_json else human)
-
-    def progress(self, length: int, label: str):
-        hidden = self.quiet or self.as_json and not sys.stderr.isatty()
-        return click.progressbar(length=length, label=label, file=sys.stderr, hidden=hidden)
-
-
-pass_context = click.make_pass_decorator(Context)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="session-backup")
 @click.option("--project-dir", type=click.Path(file_okay=False), envvar="SESSION_BACKUP_PROJECT_DIR",
               help="The session_backup dbt project (default: current directory).")
@@ -116,7 +99,7 @@ def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_i
         click.echo("running dbt build ...", err=True)
     result = run_backup(
         ctx.settings, wait=wait, full_refresh=full_refresh, show_dbt=show_dbt,
-        check_invariants=check_invariants,
+        check_invariants=check_invariants, on_wait=ctx.note,
     )
     with open_warehouse(ctx.settings) as warehouse:
         states = session_states(warehouse, load_declarations(ctx.settings.project_dir))
@@ -131,28 +114,55 @@ def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_i
 
 
 @main.command()
-@click.option("--session", "session_id", required=True, help="The session to restore.")
+@click.option("--session", "session_id",
+              help="The session to restore (or: --scope with --since/--until or --as-of, or --sessions-file).")
+@click.option("--scope", help="With --since/--until or --as-of: sessions of this scope.")
+@click.option("--since", help="With --scope: sessions that started at or after this time (ISO 8601, UTC).")
+@click.option("--until", help="With --scope: sessions that started before this time (ISO 8601, UTC).")
+@click.option("--sessions-file", type=click.Path(dir_okay=False), help="The sessions listed in this file, one id per line.")
+@click.option("--as-of", help="With --scope: the last backed-up session that started at or before this time.")
+@click.option("--as-views", is_flag=True, help="Create views instead of tables (no copy).")
 @click.option("--table", "tables", multiple=True, help="A table to restore (repeatable; default: all).")
 @click.option("--into", "into_schema", required=True,
               help="Schema (DuckDB) or dataset (BigQuery) to create the tables in; replaced if present.")
+@click.option("--allow-partial", is_flag=True,
+              help="If some declared table has no backup of the session, restore the others (default: refuse).")
 @pass_context
-def restore(ctx: Context, session_id: str, tables: tuple[str, ...], into_schema: str) -> None:
+def restore(ctx: Context, session_id: str | None, tables: tuple[str, ...], into_schema: str, allow_partial: bool, **selection) -> None:
     """Materialize tables exactly as they were landed for one session.
 
     Every row, value and duplicate, with the landing's columns and types; all tables or none.
+    A session some declared table has no backup of is refused (exit 1) with each missing table
+    and why, unless --allow-partial or --table says which to restore. Never into the backup's
+    own schemas (exit 2).
 
     \b
     Example:
       session-backup restore --session VN-20240101T000000 --table orders --into explain_vn
+
+    Many sessions in one query (one table per landing table, session_id telling them apart),
+    a point in time, or views instead of tables:
+
+    \b
+      session-backup restore --scope VN --since 2024-01-01 --until 2024-04-01 --into backtest_q1
+      session-backup restore --sessions-file sessions.txt --into backtest
+      session-backup restore --scope VN --as-of 2024-03-31T23:59:59 --into explain_vn
+      session-backup restore --session VN-20240101T000000 --as-views --into explore_vn
     """
-    from session_backup.restore import choose_tables
-    from session_backup.restore import restore as restore_tables
+    if session_id is None or any(value not in (None, False) for value in selection.values()):
+        from session_backup.cli_backtest import restore_selected
+
+        return restore_selected(ctx, session_id=session_id, tables=tables, into_schema=into_schema, **selection)
     from session_backup.tiering import prepare_cold_reads
+    from session_backup.restore import choose_tables, refuse_backup_schema
+    from session_backup.restore import restore as restore_tables
     from session_backup.warehouse import open_warehouse
 
+    refuse_backup_schema(ctx.settings, into_schema)  # before anything is written
     prepare_cold_reads(ctx.settings, session_id, tables)  # pruned sessions refused; cold files checked/fetched
     with open_warehouse(ctx.settings, read_only=False) as warehouse:
-        chosen = choose_tables(warehouse, session_id, tables, load_declarations(ctx.settings.project_dir))
+        chosen = choose_tables(warehouse, session_id, tables, load_declarations(ctx.settings.project_dir),
+                               allow_partial=allow_partial)
         counts = restore_tables(warehouse, session_id, chosen, into_schema)
     ctx.emit(
         {"session_id": session_id, "into": into_schema, "tables": counts},
@@ -177,7 +187,7 @@ def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
     from session_backup.restore import verify as verify_entries
     from session_backup.warehouse import open_warehouse
 
-    if bool(session_id) == verify_all:
+    if (session_id is not None) == verify_all:  # '' is a session id like any other
         raise click.UsageError("Give exactly one of --session ID or --all.")
     from session_backup.tiering import prepare_cold_reads
 
@@ -209,21 +219,31 @@ def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
 def status(ctx: Context, scope: str | None) -> None:
     """List sessions and their backup state (backed_up, partial, pending, skipped).
 
+    A partial or pending session lists each table it has no backup of and why (JSON:
+    `missing_tables`); the last backup run's error is shown when that run did not succeed.
+
     \b
     Example:
       session-backup status --scope VN
     """
+    from session_backup.run_log import last_runs
     from session_backup.status import session_states
     from session_backup.warehouse import open_warehouse
 
     with open_warehouse(ctx.settings) as warehouse:
         states = session_states(warehouse, load_declarations(ctx.settings.project_dir), scope)
+        last_run, _ = last_runs(warehouse)
     lines = [f"{'session_id':<28} {'scope':<6} {'started_at':<20} {'state':<10} tables"]
     for state in states:
         lines.append(
             f"{state['session_id']:<28} {state['scope']:<6} {state['started_at'][:19]:<20} "
             f"{state['state']:<10} {state['tables_backed_up']}/{state['tables_declared']}"
         )
+        if state["state"] == "partial":
+            lines.extend(f"    no backup of {table}: {reason}" for table, reason in state["missing_tables"].items())
+    if last_run is not None and last_run.outcome != "succeeded":
+        lines.append(f"last backup run ({last_run.finished_at:%Y-%m-%d %H:%M:%S} UTC) {last_run.outcome}: "
+                     f"{last_run.error}")
     ctx.emit(states, "\n".join(lines))
 
 
@@ -251,6 +271,12 @@ def run() -> None:
 from session_backup.cli_tiering import prune, rehydrate, tier  # noqa: E402
 
 for _command in (tier, rehydrate, prune):
+    main.add_command(_command)
+
+# Back-testing and explaining (export, diff, log) live in their own module too.
+from session_backup.cli_backtest import diff, export, log  # noqa: E402
+
+for _command in (export, diff, log):
     main.add_command(_command)
 
 # The cost estimate (no warehouse needed) lives in its own module too.

@@ -24,3 +24,8 @@ class ProblemFound(BackupError):
     """The command ran and found a problem in the data (exit code 1)."""
 
     exit_code = EXIT_PROBLEM
+
+
+# Every refusal the dbt macros raise starts with this marker (macros/validation/, the model
+# macros): the CLI tells refused data (exit 1) from a broken run (exit 2) by it, not by wording.
+REFUSAL_MARKER = "session_backup refused:"

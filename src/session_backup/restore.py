@@ -3,12 +3,46 @@ dbt creates, so the CLI, SQL users and the tests all exercise the same path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
+import yaml
+
+from session_backup.config import Settings
 from session_backup.declarations import TableDeclaration
-from session_backup.errors import BackupError
+from session_backup.errors import BackupError, ProblemFound
 from session_backup.warehouse import Warehouse
+
+
+def backup_schemas(settings: Settings) -> set[str]:
+    """The schemas (datasets) the backup itself lives in: its own, and `<own>_<custom>` for each
+    `+schema` of dbt_project.yml (staging, testing), as macros/config/generate_schema_name.sql
+    names them. Lower-cased: DuckDB names are case-insensitive."""
+    base = settings.backup_schema
+    customs = {"staging", "testing"}
+    try:
+        project = yaml.safe_load((settings.project_dir / "dbt_project.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        project = {}
+    pending = [project.get(section) for section in ("models", "seeds", "snapshots")]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "+schema" and isinstance(value, str):
+                    customs.add(value.strip())
+                else:
+                    pending.append(value)
+    return {base.lower()} | {f"{base}_{custom}".lower() for custom in customs}
+
+
+def refuse_backup_schema(settings: Settings, into_schema: str) -> None:
+    """A restore never writes where the backup lives: refused before anything is written."""
+    if into_schema.lower() in backup_schemas(settings):
+        raise BackupError(
+            f"--into {into_schema!r} is one of the backup's own schemas "
+            f"({', '.join(sorted(backup_schemas(settings)))}); restore into another schema."
+        )
 
 
 def backed_up_tables(warehouse: Warehouse, session_id: str) -> list[str]:
@@ -31,22 +65,49 @@ def choose_tables(
     session_id: str,
     requested: Iterable[str],
     declared: list[TableDeclaration],
+    allow_partial: bool = False,
 ) -> list[str]:
+    """The tables to restore. All of a session's tables, unless some declared table has no
+    backup of it: then the restore is refused with each missing table and why, and restoring
+    the others is an explicit choice (allow_partial, or naming them)."""
     available = backed_up_tables(warehouse, session_id)
     requested = list(dict.fromkeys(requested))
-    if not requested:
-        if not available:
-            raise BackupError(f"Session {session_id!r} was claimed but no table of it is backed up yet.")
-        return available
     declared_names = {table.name for table in declared}
     for table in requested:
         if table not in declared_names:
             raise BackupError(
                 f"Table {table!r} is not declared for backup (declared: {', '.join(sorted(declared_names))})."
             )
-        if table not in available:
-            raise BackupError(f"Table {table!r} has no backup for session {session_id!r}.")
-    return requested
+    wanted = requested or sorted(declared_names | set(available))
+    missing = {table: reason for table, reason in _missing_reasons(warehouse, session_id, declared).items()
+               if table in wanted and table not in available}
+    if not missing:
+        return requested or available
+    reasons = "; ".join(f"{table}: {reason}" for table, reason in sorted(missing.items()))
+    rest = [table for table in wanted if table in available]
+    if requested:
+        raise ProblemFound(f"Session {session_id!r} has no backup of {', '.join(sorted(missing))} ({reasons}). "
+                           "Nothing was restored.")
+    if not rest:
+        raise ProblemFound(f"No table of session {session_id!r} is backed up ({reasons}). Nothing was restored.")
+    if allow_partial:
+        return rest
+    raise ProblemFound(
+        f"Session {session_id!r} is only partly backed up: no backup of {', '.join(sorted(missing))} "
+        f"({reasons}). Nothing was restored; restore the others with --allow-partial, or name them with --table."
+    )
+
+
+def _missing_reasons(warehouse: Warehouse, session_id: str, declared: list[TableDeclaration]) -> dict[str, str]:
+    from session_backup.status import missing_tables
+
+    sessions = warehouse.backup_relation("backup_sessions")
+    rows = warehouse.query(
+        f"select scope, session_seq from {sessions} where session_id = {warehouse.param('session_id')}",
+        session_id=session_id,
+    )
+    state = {"session_id": session_id, "scope": rows[0][0], "session_seq": int(rows[0][1])}
+    return missing_tables(warehouse, declared, [state])[0]
 
 
 def restore(

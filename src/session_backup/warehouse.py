@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any
 
 from session_backup.config import Settings
 from session_backup.errors import BackupError
@@ -51,6 +54,14 @@ class Warehouse:
     def restore_tables(self, session_id: str, tables: list[str], into_schema: str) -> dict[str, int]:
         raise NotImplementedError
 
+    def session_projection(self, session_id: str, table: str) -> str:
+        """The select list that returns the columns the session landed with: the restore
+        function returns the table's newest stored layout, a superset."""
+        from session_backup.layouts import session_columns
+
+        columns = session_columns(self, session_id, table)
+        return "*" if columns is None else ", ".join(self._quote(name) for name in columns)
+
     def close(self) -> None:
         pass
 
@@ -66,18 +77,9 @@ class DuckDBWarehouse(Warehouse):
                 f"No backup database at {settings.backup_db}: run `session-backup backup` "
                 "(or `dbt build`) first, or set SESSION_BACKUP_DB."
             )
-        try:
-            self.connection = duckdb.connect(str(settings.backup_db), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise BackupError(
-                    f"The backup database {settings.backup_db} is in use by another process "
-                    "(a backup is probably running); try again when it has finished."
-                ) from exc
-            raise BackupError(f"Cannot open the backup database {settings.backup_db}: {exc}") from exc
-        # The DuckDB catalog is named after the file; the schema is the profile's `backup`.
+        self.schema = settings.backup_schema  # the profile's schema
+        self.connection = connect_backup_file(settings.backup_db, self.schema, read_only)
         self.catalog = self.connection.execute("select current_database()").fetchone()[0]
-        self.schema = "backup"
         self.landing_attached = False
         self.landing_schema = os.environ.get("SESSION_BACKUP_LANDING_SCHEMA", "main")
         if settings.landing_db.exists():
@@ -138,7 +140,8 @@ class DuckDBWarehouse(Warehouse):
                 target = f"{into}.{self._quote(table)}"
                 self.connection.execute(
                     f"create or replace table {target} as "
-                    f"select * from {self.function_call('restore_' + table, '$session_id')}",
+                    f"select {self.session_projection(session_id, table)} "
+                    f"from {self.function_call('restore_' + table, '$session_id')}",
                     {"session_id": session_id},
                 )
                 counts[table] = self.connection.execute(f"select count(*) from {target}").fetchone()[0]
@@ -154,6 +157,124 @@ class DuckDBWarehouse(Warehouse):
 
 def _duckdb_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _duckdb_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# DuckDB's lock error names the process that holds the file.
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(message: str) -> str | None:
+    """'PID 123 (/usr/bin/python3)' out of DuckDB's lock error, or None for any other error."""
+    found = _LOCK_HOLDER.search(message)
+    if found:
+        return f"PID {found['pid']} ({found['program']})"
+    if "could not set lock" in message.lower():
+        return "another process"
+    return None
+
+
+def _open_duckdb(path: Path, read_only: bool):
+    """A connection to a DuckDB file, or one line saying who holds it or why it cannot open."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        holder = lock_holder(str(exc))
+        if holder:
+            raise DatabaseBusy(path, holder) from exc
+        raise BackupError(f"Cannot open {path}: {str(exc).splitlines()[0]}") from exc
+
+
+class DatabaseBusy(BackupError):
+    """Another process holds the DuckDB file (DuckDB allows one writer, or readers only)."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(
+            f"{path} is held by {holder}; nothing was done. Close that connection and try again"
+            " (`session-backup backup --wait` waits for it)."
+        )
+        self.path = path
+        self.holder = holder
+
+
+# A restore function's body names its tables catalog.schema.table, the catalog being the name
+# the file had when dbt last wrote the functions (dbt-duckdb names it after the file's stem).
+_CATALOG_REFERENCE = r'(?P<catalog>"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.(?:"{schema}"|{schema})\.'
+
+
+def _catalog_named_by_functions(connection, schema: str) -> str | None:
+    rows = connection.execute(
+        "select macro_definition from duckdb_functions() "
+        "where database_name = current_database() and schema_name = $schema "
+        "and function_type = 'table_macro' and starts_with(function_name, 'restore_') limit 1",
+        {"schema": schema},
+    ).fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    pattern = _CATALOG_REFERENCE.format(schema=re.escape(schema))
+    found = re.search(pattern, rows[0][0])
+    if not found:
+        return None
+    catalog = found["catalog"]
+    return catalog[1:-1].replace('""', '"') if catalog.startswith('"') else catalog
+
+
+def connect_backup_file(path: Path, schema: str, read_only: bool):
+    """Open the backup file under the catalog name its restore functions and views refer to.
+
+    A copied or renamed file (prod.duckdb -> copy.duckdb) gets a catalog named after its new
+    stem, while the functions dbt stored in it still name the old one; attaching the file under
+    the old name makes them resolve again, without rewriting anything in the file."""
+    connection = _open_duckdb(path, read_only)
+    current = connection.execute("select current_database()").fetchone()[0]
+    named = _catalog_named_by_functions(connection, schema)
+    if named is None or named == current or named in {"landing", "memory", "system", "temp"}:
+        return connection
+    connection.close()
+    import duckdb
+
+    connection = duckdb.connect(":memory:")
+    mode = " (read_only)" if read_only else ""
+    try:
+        connection.execute(f"attach {_duckdb_string(str(path))} as {_duckdb_identifier(named)}{mode}")
+    except duckdb.Error as exc:
+        connection.close()
+        holder = lock_holder(str(exc))
+        if holder:
+            raise DatabaseBusy(path, holder) from exc
+        raise BackupError(f"Cannot open {path}: {str(exc).splitlines()[0]}") from exc
+    connection.execute(f"use {_duckdb_identifier(named)}")
+    return connection
+
+
+def wait_until_free(
+    path: Path,
+    wait: bool,
+    on_wait: Callable[[str], None] = lambda message: None,
+    read_only: bool = False,
+    poll_seconds: float = 0.5,
+) -> None:
+    """Return once `path` can be opened (for writing, unless read_only); without `wait`, say at
+    once who holds it. A file that does not exist yet is free."""
+    if not path.exists():
+        return
+    announced = None
+    while True:
+        try:
+            _open_duckdb(path, read_only).close()
+            return
+        except DatabaseBusy as busy:
+            if not wait:
+                raise
+            if busy.holder != announced:
+                on_wait(f"waiting for {busy.holder} to release {path} ...")
+                announced = busy.holder
+            time.sleep(poll_seconds)
 
 
 def _translate_error(exc: Exception) -> BackupError:
@@ -214,6 +335,9 @@ class BigQueryWarehouse(Warehouse):
     def param(self, name: str) -> str:
         return f"@{name}"
 
+    def _quote(self, name: str) -> str:
+        return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
     def landing_relation(self, name: str) -> str | None:
         return f"`{self.landing_project}`.`{self.landing_dataset}`.`{name}`"
 
@@ -271,7 +395,8 @@ class BigQueryWarehouse(Warehouse):
             for table in tables:
                 target = f"`{self.project}`.`{into}`.`{table}`"
                 source, params = self.restore_call(table, session_id, position)
-                self.query(f"create or replace table {target} as select * from {source}", **params)
+                projection = self.session_projection(session_id, table)
+                self.query(f"create or replace table {target} as select {projection} from {source}", **params)
                 made.append(f"{self.project}.{into}.{table}")
                 # A bare count(*) reads no column: 0 bytes processed.
                 counts[table] = self.query(f"select count(*) from {target}")[0][0]
