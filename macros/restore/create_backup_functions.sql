@@ -26,6 +26,8 @@
             {%- do statements.append(session_backup.create_table_function('checksum_' ~ table.name, checksum_sql)) -%}
             {#- Engine-specific extras (BigQuery: restore_<table>_pruned, see macros/bigquery/). -#}
             {%- do statements.extend(session_backup.pruned_backup_functions(table)) -%}
+            {#- Many sessions, point in time, diff and row history (see macros/backtest/). -#}
+            {%- do statements.extend(session_backup.backtest_functions(table)) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for statement_sql in statements -%}
