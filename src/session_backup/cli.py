@@ -153,7 +153,7 @@ def restore(ctx: Context, session_id: str | None, tables: tuple[str, ...], into_
         from session_backup.cli_backtest import restore_selected
 
         return restore_selected(ctx, session_id=session_id, tables=tables, into_schema=into_schema, **selection)
-    from session_backup.tiering import prepare_cold_reads
+    from session_backup.cold import prepare_cold_reads
     from session_backup.restore import choose_tables, refuse_backup_schema
     from session_backup.restore import restore as restore_tables
     from session_backup.warehouse import open_warehouse
@@ -189,7 +189,7 @@ def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
 
     if (session_id is not None) == verify_all:  # '' is a session id like any other
         raise click.UsageError("Give exactly one of --session ID or --all.")
-    from session_backup.tiering import prepare_cold_reads
+    from session_backup.cold import prepare_cold_reads
 
     prepare_cold_reads(ctx.settings, session_id)  # pruned sessions refused; cold files checked/fetched
     with open_warehouse(ctx.settings) as warehouse:

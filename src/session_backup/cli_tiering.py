@@ -1,18 +1,21 @@
 """`session-backup tier | rehydrate | prune`: cold storage and retention of History.
 
 Registered on the main group by cli.py (`main.add_command(tier)` ...). The logic lives in
-tiering.py; this module only parses options and prints (results on stdout, progress on stderr).
+session_backup.cold; this module only parses options and prints (results on stdout, progress on stderr).
 Design: docs/cold-storage.md.
 """
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from session_backup.cli import Context
-from session_backup.tiering import Progress
+from session_backup.cold import Progress
 
 pass_context = click.make_pass_decorator(Context)
+EXIT_PROBLEM = 1  # ran, but a table could not be tiered
 
 
 class _BarProgress(Progress):
@@ -80,8 +83,8 @@ def tier(ctx: Context, older_than: str | None, now: str | None, tables: tuple[st
       SESSION_BACKUP_COLD_ROOT=gs://my-bucket/cold session-backup tier --older-than 90d --storage-class ARCHIVE
       session-backup tier --check
     """
-    from session_backup.tiering import check_cold
-    from session_backup.tiering import tier as run_tier
+    from session_backup.cold import check_cold
+    from session_backup.cold import tier as run_tier
 
     if check:
         if older_than or dry_run:
@@ -112,7 +115,11 @@ def tier(ctx: Context, older_than: str | None, now: str | None, tables: tuple[st
                  + (" (cold estimated)" if summary.get("cold_bytes_estimated") else ""))
     lines.append(f"estimated storage per month: {cost['before']['total_usd']:.4f} -> {cost['after']['total_usd']:.4f} "
                  f"{cost['currency']} (prices: {summary['prices_file']})")
+    for refused in summary["refused"]:
+        lines.append(f"NOT TIERED {refused['table']}: {refused['reason']}")
     ctx.emit(summary, "\n".join(lines))
+    if summary["refused"]:
+        sys.exit(EXIT_PROBLEM)  # the other tables moved; these stay hot until the reason is fixed
 
 
 @click.command()
@@ -138,7 +145,7 @@ def rehydrate(ctx: Context, tables: tuple[str, ...], scopes: tuple[str, ...], mo
       session-backup rehydrate --table orders --scope VN --month 2024-01
       session-backup rehydrate --month 2024-01..2024-06 --delete-files
     """
-    from session_backup.tiering import rehydrate as run_rehydrate
+    from session_backup.cold import rehydrate as run_rehydrate
 
     summary = run_rehydrate(ctx.settings, tables=tables, scopes=scopes, months=months, delete_files=delete_files,
                             dry_run=dry_run, wait=wait, progress=_BarProgress(ctx))
@@ -179,7 +186,7 @@ def prune(ctx: Context, keep: str, now: str | None, holds: tuple[str, ...], hold
       session-backup prune --keep 2y --dry-run
       session-backup prune --keep 2y --hold VN-20240101T000000 --hold-file legal-holds.txt
     """
-    from session_backup.tiering import prune as run_prune
+    from session_backup.cold import prune as run_prune
 
     summary = run_prune(ctx.settings, keep, now=now, dry_run=dry_run, holds=holds, hold_files=hold_files,
                         releases=releases, wait=wait, progress=_BarProgress(ctx))

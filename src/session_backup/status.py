@@ -55,7 +55,7 @@ def session_states(warehouse: Warehouse, declared: list[TableDeclaration], scope
         **params,
     )
     declared_count = len(declared)
-    from session_backup.tiering import pruned_session_ids
+    from session_backup.cold import pruned_session_ids
 
     pruned = pruned_session_ids(warehouse)  # retention (`prune`) made them unrestorable
     states = []

