@@ -21,7 +21,7 @@ def _prepare_cold_reads(ctx: Context, session_ids: list[str], tables: list[str])
     try:
         from session_backup.cold import prepare_cold_reads
     except ImportError:  # the module's older home
-        from session_backup.tiering import prepare_cold_reads
+        from session_backup.cold import prepare_cold_reads
 
     if len(session_ids) == 1:
         prepare_cold_reads(ctx.settings, session_ids[0], tables)
