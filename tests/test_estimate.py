@@ -156,7 +156,12 @@ def test_json_shape_and_measured_inputs(tmp_path):
     bench = json.loads((REPOSITORY / "docs/bench/results.json").read_text())
     assert inputs["rows_per_session"]["value"] == bench["meta"]["landing_rows_per_session"]
     assert inputs["bytes_per_session"]["kind"] == "modelled"
-    assert all(item["kind"] in ("measured", "modelled", "option", "price list") for item in report["inputs"])
+    assert all(item["kind"] in ("measured", "modelled", "option", "price list", "project setting")
+               for item in report["inputs"])
+    assert inputs["runs_per_day"]["kind"] == "modelled"
+    given = {item["name"]: item for item in json.loads(run(tmp_path, "--json", "--runs-per-day", "4",
+                                                           "--churn", "1", project=REPOSITORY).output)["inputs"]}
+    assert given["runs_per_day"]["kind"] == "option" and given["churn_pct"]["kind"] == "option"
 
 
 def test_markdown_table_and_plot(tmp_path):

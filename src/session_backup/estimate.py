@@ -423,10 +423,16 @@ def estimate(inputs: Inputs, bench: BenchFigures, prices: dict, prices_source: s
     resolved = model["resolved"]
     price = _prices(prices, inputs.storage_class)
     bench_file = bench.source
-    given = "given (option)"
+    given = "option"
+    defaults = Inputs()
+
+    def assumed(name: str) -> str:
+        """A default that is an assumption about production is modelled; a value given is an option."""
+        return "modelled" if getattr(inputs, name) == getattr(defaults, name) else given
+
     listed = [
         _input("sessions_per_day", inputs.sessions_per_day, "sessions", "option", "--sessions-per-day"),
-        _input("scopes", inputs.scopes, "scopes", "option", "--scopes"),
+        _input("scopes", inputs.scopes, "scopes", assumed("scopes"), "--scopes (several countries)"),
         _input("rows_per_session", resolved["rows_per_session"], "rows",
                "measured" if inputs.rows_per_session is None else given,
                f"{bench_file} meta.landing_rows_per_session" if inputs.rows_per_session is None else "--rows-per-session"),
@@ -442,11 +448,13 @@ def estimate(inputs: Inputs, bench: BenchFigures, prices: dict, prices_source: s
                f"{bench_file} {bench.churn_source}" if inputs.churn_pct is None else "--churn"),
         _input("months", inputs.months, "months", "option", "--months"),
         _input("retention_months", inputs.retention_months, "months", "option", "--retention-months"),
-        _input("runs_per_day", inputs.runs_per_day, "backup runs", "modelled", "--runs-per-day (hourly runs)"),
-        _input("restores_per_month", inputs.restores_per_month, "one-session restores", "modelled",
+        _input("runs_per_day", inputs.runs_per_day, "backup runs", assumed("runs_per_day"),
+               "--runs-per-day (default: hourly runs)"),
+        _input("restores_per_month", inputs.restores_per_month, "one-session restores", assumed("restores_per_month"),
                "--restores-per-month (back-tests and explanations)"),
-        _input("recheck_sessions", inputs.recheck_sessions, "sessions per scope per run", "measured",
-               "dbt_project.yml recheck_recent_sessions"),
+        _input("recheck_sessions", inputs.recheck_sessions, "sessions per scope per run",
+               "project setting" if inputs.recheck_sessions == defaults.recheck_sessions else given,
+               "dbt_project.yml var recheck_recent_sessions"),
         _input("tier_after_days", inputs.tier_after_days, "days", "option", "--tier-after-days"),
         _input("cold_storage_class", inputs.storage_class, "", "option", "--storage-class"),
         _input("checkpoint_every", bench.checkpoint_every, "sessions", "measured",
