@@ -193,3 +193,14 @@ def test_cost_model_figures_still_in_docs():
         assert figure in text, (f"docs/bigquery.md no longer states {figure!r}: update the cost-model constants "
                                 "in src/session_backup/estimate.py and re-run `make estimate`.")
     assert GIB == 2**30
+
+
+def test_committed_estimate_is_current(tmp_path, monkeypatch):
+    """docs/estimate/estimate.json (quoted by the blog posts) is what the command prints today:
+    after `make bench` or a change of model or prices, `make estimate` must be re-run."""
+    monkeypatch.delenv("SESSION_BACKUP_PRICES", raising=False)
+    if (REPOSITORY / "prices.toml").exists():
+        pytest.skip("a local prices.toml overrides the packaged prices")
+    result = run(tmp_path, "--json", project=REPOSITORY)
+    committed = json.loads((REPOSITORY / "docs/estimate/estimate.json").read_text())
+    assert json.loads(result.output) == committed, "docs/estimate/ is stale: run `make estimate`."
