@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,39 +150,16 @@ def load_bench(path: Path) -> BenchFigures:
     return figures
 
 
-def load_price_list(project_dir: str | Path, path: str | Path | None = None) -> tuple[dict, str]:
-    """The packaged prices.toml, overridden key by key by --prices / $SESSION_BACKUP_PRICES /
-    <project>/prices.toml (the same precedence as `tier`)."""
-    try:
-        import tomllib
-    except ImportError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+def load_price_list(settings, path: str | Path | None = None) -> tuple[dict, str]:
+    """The price list `tier` uses too (packaged prices.toml, overridden key by key by --prices,
+    $SESSION_BACKUP_PRICES or <project>/prices.toml), and where it came from, for the report."""
+    from session_backup.cold.prices import load_prices
 
-    packaged = Path(__file__).with_name("prices.toml")
-    with open(packaged, "rb") as handle:
-        prices = tomllib.load(handle)
-    source = "src/session_backup/prices.toml"
-    chosen = path or os.environ.get("SESSION_BACKUP_PRICES")
-    if not chosen and (Path(project_dir) / "prices.toml").is_file():
-        chosen = Path(project_dir) / "prices.toml"
-    if chosen:
-        try:
-            with open(chosen, "rb") as handle:
-                override = tomllib.load(handle)
-        except FileNotFoundError:
-            raise BackupError(f"Prices file {chosen} not found.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise BackupError(f"Prices file {chosen} is not valid TOML: {exc}") from None
-        prices = _merge(prices, override)
-        source = f"{chosen} over src/session_backup/prices.toml"
-    return prices, source
-
-
-def _merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return merged
+    prices, source = load_prices(settings, path)
+    packaged = Path(__file__).resolve().with_name("prices.toml")
+    if Path(source).resolve() == packaged:
+        return prices, "src/session_backup/prices.toml"
+    return prices, f"{source} over src/session_backup/prices.toml"
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,7 +601,7 @@ def estimate_command(ctx: Context, sessions_per_day: float, scopes: int, rows_pe
     bench = load_bench(Path(bench_path) if bench_path else Path(settings.project_dir) / "docs" / "bench" / "results.json")
     if not bench_path:
         bench.source = "docs/bench/results.json"
-    prices, prices_source = load_price_list(settings.project_dir, prices_path)
+    prices, prices_source = load_price_list(settings, prices_path)
     inputs = Inputs(sessions_per_day=sessions_per_day, scopes=scopes, rows_per_session=rows_per_session,
                     bytes_per_session=parse_size(bytes_per_session, "--bytes-per-session") if bytes_per_session else None,
                     churn_pct=churn_pct, months=months, retention_months=retention_months, runs_per_day=runs_per_day,
