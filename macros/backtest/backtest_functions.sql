@@ -13,7 +13,8 @@
         or session_backup.existing_backup_relation('history_' ~ table.name) is none -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}
+    {#- The stored layout (session_backup.restore_columns), never today's landing. -#}
+    {%- set columns = session_backup.restore_columns(table.name) -%}
     {%- set backed_up = session_backup.backed_up_sessions(table) -%}
     {%- set statements = [] -%}
 

@@ -10,7 +10,7 @@
 
 {% macro duckdb__create_backtest_function(name, parameters, body_sql) %}
     {#- DuckDB table macros take untyped parameters; the body casts where it matters. -#}
-    create or replace macro {{ session_backup.quote(target.database) }}.{{ session_backup.quote(target.schema) }}.{{ name }}(
+    create or replace macro {{ session_backup.quote_name(target.database) }}.{{ session_backup.quote_name(target.schema) }}.{{ name }}(
         {%- for parameter in parameters %}{{ parameter[0] }}{% if not loop.last %}, {% endif %}{% endfor -%}
     ) as table
     {{ body_sql }}

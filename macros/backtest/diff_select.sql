@@ -23,7 +23,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set projection -%}
-        {%- for column in value_columns -%}versions.{{ session_backup.quote(column.name) }}, {% endfor -%}
+        {%- for column in value_columns -%}versions.{{ session_backup.quote_name(column.name) }}, {% endfor -%}
         {%- if table.is_keyless %}versions.backup_row_count, {% endif -%}
     {%- endset -%}
     {%- set message = "concat('session_backup: sessions ', " ~ from_parameter ~ ", ' and ', " ~ to_parameter
@@ -100,7 +100,7 @@ counted_rows as (
     {#- Every version of one content identity holds the same values. #}
     select
         {%- for column in value_columns %}
-        any_value({{ session_backup.quote(column.name) }}) as {{ session_backup.quote(column.name) }},
+        any_value({{ session_backup.quote_name(column.name) }}) as {{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         sum(case when backup_is_valid_at_from then backup_row_count else 0 end) as old_count,
         sum(case when backup_is_valid_at_from then 0 else backup_row_count end) as new_count
@@ -117,7 +117,7 @@ differences as (
         end as change,
         {%- set row_fields = [] -%}
         {%- for column in value_columns -%}
-            {%- do row_fields.append((column.name, 'counted_rows.' ~ session_backup.quote(column.name))) -%}
+            {%- do row_fields.append((column.name, 'counted_rows.' ~ session_backup.quote_name(column.name))) -%}
         {%- endfor %}
         {{ session_backup.pack_values(row_fields) }} as row_values,
         cast(counted_rows.old_count as {{ dbt.type_bigint() }}) as old_count,
@@ -137,16 +137,16 @@ new_versions as (
 differences as (
     {%- set key_fields = [] -%}
     {%- for column in key_columns -%}
-        {%- do key_fields.append((column.name, 'coalesce(old_versions.' ~ session_backup.quote(column.name) ~ ', new_versions.' ~ session_backup.quote(column.name) ~ ')')) -%}
+        {%- do key_fields.append((column.name, 'coalesce(old_versions.' ~ session_backup.quote_name(column.name) ~ ', new_versions.' ~ session_backup.quote_name(column.name) ~ ')')) -%}
     {%- endfor -%}
     {%- set old_fields = [] -%}
     {%- set new_fields = [] -%}
     {%- set differs = [] -%}
     {%- for column in other_columns -%}
-        {%- do old_fields.append((column.name, 'old_versions.' ~ session_backup.quote(column.name))) -%}
-        {%- do new_fields.append((column.name, 'new_versions.' ~ session_backup.quote(column.name))) -%}
+        {%- do old_fields.append((column.name, 'old_versions.' ~ session_backup.quote_name(column.name))) -%}
+        {%- do new_fields.append((column.name, 'new_versions.' ~ session_backup.quote_name(column.name))) -%}
         {%- do differs.append((column.name, session_backup.values_differ(column,
-            'old_versions.' ~ session_backup.quote(column.name), 'new_versions.' ~ session_backup.quote(column.name)))) %}
+            'old_versions.' ~ session_backup.quote_name(column.name), 'new_versions.' ~ session_backup.quote_name(column.name)))) %}
     {%- endfor %}
     select
         case
@@ -163,7 +163,7 @@ differences as (
         case when new_versions.backup_is_valid_at_from is not null then {{ session_backup.pack_values(new_fields) if new_fields else 'null' }} end as new_values
     from old_versions
     full outer join new_versions
-        on {% for column in key_columns %}old_versions.{{ session_backup.quote(column.name) }} = new_versions.{{ session_backup.quote(column.name) }}{% if not loop.last %}
+        on {% for column in key_columns %}old_versions.{{ session_backup.quote_name(column.name) }} = new_versions.{{ session_backup.quote_name(column.name) }}{% if not loop.last %}
         and {% endif %}{% endfor %}
     where old_versions.backup_is_valid_at_from is null
         or new_versions.backup_is_valid_at_from is null

@@ -20,7 +20,7 @@
 {% macro bigquery__pack_values(fields) %}
     struct(
     {%- for field in fields -%}
-        {{ field[1] }} as {{ session_backup.quote(field[0]) }}{% if not loop.last %}, {% endif %}
+        {{ field[1] }} as {{ session_backup.quote_name(field[0]) }}{% if not loop.last %}, {% endif %}
     {%- endfor -%}
     )
 {% endmacro %}

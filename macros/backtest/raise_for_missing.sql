@@ -5,9 +5,9 @@
     select
         {%- for column in columns_with_session_id %}
         {%- if loop.first %}
-        cast(error({{ message_sql }}) as {{ column.data_type }}) as {{ session_backup.quote(column.name) }}
+        cast(error({{ message_sql }}) as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- else %}
-        cast(null as {{ column.data_type }}) as {{ session_backup.quote(column.name) }}
+        cast(null as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ from_sql }}

@@ -9,7 +9,7 @@
     {%- set value_columns = columns_with_session_id | rejectattr('name', 'equalto', 'session_id') | list -%}
     {%- set projection -%}
         requested.session_id as backup_requested_session_id
-        {%- for column in value_columns %}, versions.{{ session_backup.quote(column.name) }}{% endfor -%}
+        {%- for column in value_columns %}, versions.{{ session_backup.quote_name(column.name) }}{% endfor -%}
         {%- if table.is_keyless %}, versions.backup_row_count{% endif -%}
     {%- endset -%}
 with
@@ -39,9 +39,9 @@ restored_rows as (
     select
         {%- for column in columns_with_session_id %}
         {%- if column.name | lower == 'session_id' %}
-        cast(versions.backup_requested_session_id as {{ column.data_type }}) as {{ session_backup.quote(column.name) }}
+        cast(versions.backup_requested_session_id as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- else %}
-        versions.{{ session_backup.quote(column.name) }}
+        versions.{{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from valid_versions as versions

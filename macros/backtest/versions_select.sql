@@ -11,7 +11,7 @@
     {%- set value_columns = columns_with_session_id | rejectattr('name', 'equalto', 'session_id') | list -%}
     {%- set projection -%}
         versions.backup_scope,
-        {%- for column in value_columns %} versions.{{ session_backup.quote(column.name) }},{% endfor -%}
+        {%- for column in value_columns %} versions.{{ session_backup.quote_name(column.name) }},{% endfor -%}
         {%- if table.is_keyless %} versions.backup_row_count,{% endif %}
         versions.backup_valid_from_seq,
         versions.backup_valid_from_session_id
@@ -70,7 +70,7 @@ described_versions as (
 select
     backup_scope,
     {%- for column in value_columns %}
-    {{ session_backup.quote(column.name) }},
+    {{ session_backup.quote_name(column.name) }},
     {%- endfor %}
     {%- if table.is_keyless %}
     backup_row_count,

@@ -249,8 +249,11 @@ def _materialize_duckdb(warehouse: Any, sources: dict[str, str], into_schema: st
         for table, source in sources.items():
             target = f"{into}.{warehouse._quote(table)}"
             # A table and a view cannot share a name: replace whichever exists.
-            connection.execute(f"drop view if exists {target}")
-            connection.execute(f"drop table if exists {target}")
+            existing = connection.execute(
+                "select table_type from information_schema.tables where table_catalog = ? "
+                "and table_schema = ? and table_name = ?", [warehouse.catalog, into_schema, table]).fetchall()
+            if existing:
+                connection.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} {target}")
             if kind == "view":
                 # DuckDB (2.0) cannot bind a view over "x"."x".<name> (a catalog and a schema of
                 # one name, as in the default backup.duckdb): "ambiguous reference". The query()
@@ -301,7 +304,8 @@ def _materialize_bigquery(warehouse: Any, sources: dict[str, str], into_schema: 
 def encode_path_segment(value: str, what: str) -> str:
     """Percent-encoding (RFC 3986) of every byte but letters, digits, '-' and '_': no '/', no
     '.', no '..', the same on every file system and in gs:// names; decode with unquote()."""
-    encoded = quote(value, safe=_SAFE_PATH_BYTES)
+    # quote() always keeps '.' and '~' (RFC 3986 unreserved); encode them too ('..', '.').
+    encoded = quote(value, safe=_SAFE_PATH_BYTES).replace(".", "%2E").replace("~", "%7E")
     if len(encoded.encode()) + 16 > MAX_PATH_SEGMENT_BYTES:
         raise BackupError(f"{what} {value[:40]!r}... is too long to be a file name once encoded "
                           f"({len(encoded)} bytes; at most {MAX_PATH_SEGMENT_BYTES - 16}).")
