@@ -11,7 +11,9 @@ for it, and it never changes what a run writes when it does not fire.
     point    before-statement:N   just before the N-th SQL statement of the run is sent (1-based;
                                   BEGIN and COMMIT count, so N can land inside a commit)
              after-statement:N    just after the N-th statement returned
-             before-node:NAME     when dbt starts the node NAME (e.g. head_orders)
+             before-node:NAME     just before the first SQL statement of node NAME (e.g.
+                                  head_orders); raising from dbt's NodeStart event instead
+                                  would kill its worker thread and hang the run
              after-node:NAME      when dbt has finished the node NAME
 
     SESSION_BACKUP_FAULT_TRACE=/path/file   append "N<TAB>node<TAB>statement" per SQL statement,
@@ -40,7 +42,7 @@ POINTS = ("before-statement", "after-statement", "before-node", "after-node")
 EVENTS = {
     "before-statement": "SQLQuery",
     "after-statement": "SQLQueryStatus",
-    "before-node": "NodeStart",
+    "before-node": "SQLQuery",
     "after-node": "NodeFinished",
 }
 # dbt prefixes every statement with a /* {"app": "dbt", ...} */ comment: not worth tracing.
@@ -89,13 +91,7 @@ class FaultCallback:
         if name == "SQLQuery":
             self.statements += 1
             if self.trace_path:
-                statement = _DBT_COMMENT.sub(
-                    "", " ".join(str(getattr(message.data, "sql", "")).split())
-                )[:160]
-                with open(
-                    self.trace_path, "a", encoding="utf-8"
-                ) as trace:  # closed, so a kill keeps it
-                    trace.write(f"{self.statements}\t{node}\t{statement}\n")
+                self._trace(node, str(getattr(message.data, "sql", "")))
         fault = self.fault
         if fault is None or self.fired or EVENTS[fault.point] != name:
             return
@@ -108,6 +104,12 @@ class FaultCallback:
         if fault.action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         raise FaultInjected(f"fault injected ({fault}) at statement {self.statements} in {node}")
+
+    def _trace(self, node: str, sql: str) -> None:
+        statement = _DBT_COMMENT.sub("", " ".join(sql.split()))[:160]
+        # Opened and closed per line, so what was written survives a SIGKILL.
+        with open(self.trace_path, "a", encoding="utf-8") as trace:
+            trace.write(f"{self.statements}\t{node}\t{statement}\n")
 
 
 def _node_name(message: Any) -> str:
