@@ -1,0 +1,343 @@
+"""A seeded random session stream with injected failures: every backed-up session restores
+exactly after every step, and never restores differently later.
+
+Each test draws its tables (keyed and keyless; column names from a hostile alphabet or plain
+ones), scopes and session ids, then releases sessions in random patterns: one new session per
+scope per run (the production steady state), waves of several, everything at once (catch-up),
+failed and running sessions interleaved, a column added mid-stream, a reserved column name that
+the backup must refuse. Between steps it injects failures with session_backup.faults: an
+exception raised at a random write statement or node (in-process), and a SIGKILL of a backup
+running in a subprocess, at a random write statement (BEGIN/COMMIT included), then reruns.
+
+After every run (successful, failed, refused or killed, and after the rerun) every
+(session, table) in backup_manifest restores through `restore_<t>()` (all of them) and
+`session-backup restore` (a sample) with the columns, types and multiset of rows it landed with,
+value by value (NaN/-0.0 aware), and exactly as it restored the first time it was seen.
+
+Small by default (CI: a fixed seed, a dozen sessions per stream). A long soak:
+
+    SESSION_BACKUP_SOAK_SESSIONS=400 SESSION_BACKUP_SOAK_SEED=7 pytest tests/test_random_stream.py
+
+SESSION_BACKUP_SOAK_SEED alone replays one seed; a failure message names its seed and step.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.project import Deployment
+from support.random_stream import (
+    HOSTILE_SCOPES,
+    Column,
+    RandomLanding,
+    RestoreChecker,
+    RunOutcome,
+    random_tables,
+    run_backup,
+    run_backup_killed,
+    write_points,
+)
+
+DEFAULT_SEED = 20261202
+SEED = int(os.environ.get("SESSION_BACKUP_SOAK_SEED") or DEFAULT_SEED)
+SESSIONS = int(os.environ.get("SESSION_BACKUP_SOAK_SESSIONS") or 0)
+WRITE_NODES = (
+    "backup_sessions",
+    "backup_manifest",
+    "history_",
+    "head_",
+    "session_backup-on-run-end",
+)
+
+
+@dataclass
+class StreamConfig:
+    name: str
+    hostile: bool
+    faults: bool
+    add_column: bool
+    refuse_reserved: bool
+    sessions: int
+
+
+class Stream:
+    """Drives one random stream: lands, backs up (with or without a fault), checks."""
+
+    def __init__(self, root: Path, config: StreamConfig, seed: int) -> None:
+        self.config = config
+        self.seed = seed
+        self.rng = random.Random(f"{seed}/{config.name}")
+        tables = random_tables(self.rng, config.hostile)
+        self.deployment = Deployment(root, {table.name: table.declaration for table in tables})
+        # Scopes and session ids are hostile in every stream; `hostile` is about column names.
+        scopes = self.rng.sample(HOSTILE_SCOPES, self.rng.randint(2, len(HOSTILE_SCOPES)))
+        self.landing = RandomLanding(self.deployment, self.rng, tables, scopes)
+        self.checker = RestoreChecker(self.deployment, self.landing, self.rng)
+        self.trace = root / "trace.tsv"
+        # The statements of the last clean run: where the next fault may land.
+        self.reference: list[tuple[int, str, str]] = []
+        self.running: list[str] = []
+        self.log: list[str] = []
+        self.step = 0
+        self.faults_landed: Counter = Counter()
+        self.runs = 0
+
+    # --- failure reporting ----------------------------------------------------------------
+    def fail(self, what: str, problems: list[str] | None = None) -> None:
+        lines = [f"{what} (seed {self.seed}, stream {self.config.name}, step {self.step})"]
+        lines += [f"  {problem}" for problem in (problems or [])[:12]]
+        lines.append("  steps so far: " + " | ".join(self.log[-8:]))
+        lines.append(
+            f"  reproduce: SESSION_BACKUP_SOAK_SEED={self.seed} "
+            f"pytest tests/test_random_stream.py -k {self.config.name}"
+        )
+        pytest.fail("\n".join(lines), pytrace=False)
+
+    def check(self, after: str, run_error: str = "") -> None:
+        problems = self.checker.check()
+        if problems:
+            detail = [f"the run said: {run_error}"] if run_error else []
+            self.fail(
+                f"after {after}: backed-up sessions do not restore as landed", detail + problems
+            )
+
+    def check_complete(self, after: str) -> None:
+        """After a successful run every succeeded session has every table backed up."""
+        tables = set(self.landing.tables)
+        manifest = self.checker.manifest()
+        missing = sorted(
+            (session_id, table)
+            for session_id in self.landing.succeeded()
+            for table in tables
+            if (session_id, table) not in manifest
+        )
+        if missing:
+            self.fail(
+                f"after {after}: succeeded sessions not backed up",
+                [repr(pair) for pair in missing[:8]],
+            )
+
+    # --- releases -------------------------------------------------------------------------
+    def release(self, remaining: int) -> str:
+        rng = self.rng
+        scopes = self.landing.scopes
+        # Running sessions from the previous step finish before their scope lands anything new.
+        for session_id in self.running:
+            self.landing.set_status(session_id, "succeeded" if rng.random() < 0.8 else "failed")
+        self.running = []
+        if self.step == 1 and rng.random() < 0.5:
+            pattern = "catch-up"
+        else:
+            pattern = rng.choices(
+                ["steady", "wave", "one-scope", "idle", "catch-up"], [5, 2, 2, 1, 1]
+            )[0]
+        counts = {
+            "steady": {scope: 1 for scope in scopes},
+            "wave": {scope: rng.randint(0, 4) for scope in scopes},
+            "one-scope": {rng.choice(scopes): 1},
+            "idle": {},
+            "catch-up": {scope: rng.randint(2, 5) for scope in scopes},
+        }[pattern]
+        landed = 0
+        for scope, count in counts.items():
+            for index in range(min(count, max(remaining - landed, 1))):
+                last = index == count - 1
+                status = "succeeded"
+                draw = rng.random()
+                if draw < 0.1:
+                    status = "failed"
+                elif draw < 0.2 and last:
+                    status = "running"  # only the newest of a scope can still be running
+                record = self.landing.land(scope, status)
+                if status == "running":
+                    self.running.append(record.session_id)
+                landed += 1
+        return f"{pattern}:{landed}"
+
+    # --- runs -----------------------------------------------------------------------------
+    def clean_run(self, label: str) -> RunOutcome:
+        outcome = run_backup(self.deployment, self.trace)
+        self.runs += 1
+        if outcome.exit_code != 0:
+            error = error_line(outcome.output)
+            self.check(f"{label}, which failed on its own", error)
+            self.fail(f"{label}: backup exited {outcome.exit_code}", [error])
+        if any(entry[1].startswith("head_") for entry in outcome.trace):
+            self.reference = outcome.trace
+        self.check(label)
+        self.check_complete(label)
+        return outcome
+
+    def choose_fault(self) -> tuple[str, str]:
+        """A fault spec and where it lands, from the statements of the last clean run."""
+        rng = self.rng
+        action = "kill" if rng.random() < 0.4 else "raise"
+        points = [
+            entry for entry in write_points(self.reference) if entry[1].startswith(WRITE_NODES)
+        ]
+        # A node first, then one of its statements: every write step is as likely as any other,
+        # however many statements it takes.
+        nodes = sorted({entry[1] for entry in points})
+        node = rng.choice(nodes)
+        if rng.random() < 0.2 and not node.startswith("session_backup-"):
+            point = rng.choice(["before-node", "after-node"])
+            return f"{action}:{point}:{node}", f"{point} {node}"
+        number, node, statement = rng.choice([entry for entry in points if entry[1] == node])
+        point = rng.choice(["before-statement", "after-statement"])
+        verb = statement.split(" ", 1)[0].lower()
+        return f"{action}:{point}:{number}", f"{point.split('-')[0]} {verb} in {node}"
+
+    def faulted_run(self) -> None:
+        fault, where = self.choose_fault()
+        label = f"{fault} ({where})"
+        if fault.startswith("kill"):
+            outcome = run_backup_killed(self.deployment, self.trace, fault)
+            fired = outcome.exit_code == -9
+            if not fired and outcome.exit_code != 0:
+                self.fail(
+                    f"{label}: backup exited {outcome.exit_code} before the fault",
+                    [outcome.output.strip()[-600:]],
+                )
+        else:
+            outcome = run_backup(self.deployment, self.trace, fault)
+            fired = "fault injected" in outcome.output
+            if fired and outcome.exit_code == 0:
+                self.fail(
+                    f"{label}: the injected exception did not fail the run", [outcome.output[-600:]]
+                )
+            if not fired and outcome.exit_code != 0:
+                self.fail(
+                    f"{label}: backup exited {outcome.exit_code}", [outcome.output.strip()[-600:]]
+                )
+        self.runs += 1
+        self.log.append(label + ("" if fired else " [did not fire]"))
+        if fired:
+            self.faults_landed[f"{fault.split(':')[0]} {where}"] += 1
+        self.check(f"{label}")
+        self.clean_run(f"rerun after {label}")
+
+    def refused_run(self) -> None:
+        """A landing column the backup reserves: refused with a clear error, nothing changes."""
+        table = self.rng.choice(list(self.landing.tables))
+        reserved = self.rng.choice(["backup_scope", "session_seq", "backup_valid_from_seq"])
+        with self.deployment.landing() as landing:
+            landing.execute(f'alter table "{table}" add column "{reserved}" integer')
+        outcome = run_backup(self.deployment, self.trace)
+        self.runs += 1
+        self.log.append(f"reserved column {reserved} in {table}")
+        if outcome.exit_code != 1 or reserved not in outcome.output:
+            self.fail(
+                f"reserved column {reserved!r} in {table}: expected exit 1 naming it, "
+                f"got {outcome.exit_code}",
+                [outcome.output.strip()[-600:]],
+            )
+        self.check(f"refused run (reserved column {reserved} in {table})")
+        self.landing.drop_column(table, reserved)
+
+    # --- the stream -----------------------------------------------------------------------
+    def run(self) -> None:
+        rng = self.rng
+        remaining = self.config.sessions
+        add_column_at = rng.randint(2, 4) if self.config.add_column else None
+        refuse_at = rng.randint(2, 4) if self.config.refuse_reserved else None
+        while remaining > 0 or (add_column_at or 0) > self.step or (refuse_at or 0) > self.step:
+            self.step += 1
+            release = self.release(remaining)
+            remaining = max(0, remaining - int(release.split(":")[1]))
+            if self.step == add_column_at:
+                table = rng.choice(list(self.landing.tables))
+                taken = {column.name.lower() for column in self.landing.tables[table].all_columns}
+                names = (
+                    ['Neu "Spalte"', "added col.ü", "ORDER"]
+                    if self.config.hostile
+                    else ["added_note"]
+                )
+                name = rng.choice([name for name in names if name.lower() not in taken])
+                column = Column(name, rng.choice(["varchar", "double", "decimal(18,4)"]))
+                self.landing.add_column(table, column)
+                release += f", +column {name!r} in {table}"
+                for scope in self.landing.scopes:  # sessions that carry the new column
+                    self.landing.land(scope)
+                    remaining = max(0, remaining - 1)
+            self.log.append(f"step {self.step}: {release}")
+            if self.step == refuse_at:
+                self.refused_run()
+            if self.config.faults and self.reference and rng.random() < 0.8:
+                self.faulted_run()
+            else:
+                self.clean_run(f"step {self.step} ({release})")
+        # Running sessions left at the end finish, and one last run backs them up.
+        for session_id in self.running:
+            self.landing.set_status(session_id, "succeeded")
+        self.step += 1
+        self.clean_run("final run")
+
+
+def error_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    error = next((line for line in lines if line.startswith("Error")), lines[-1] if lines else "")
+    return error[:800]
+
+
+def stream_config(name: str, sessions: int, **flags: bool) -> StreamConfig:
+    return StreamConfig(name=name, sessions=SESSIONS or sessions, **flags)
+
+
+def report(stream: Stream) -> None:
+    print(
+        f"\n{stream.config.name}: seed {stream.seed}, {len(stream.landing.sessions)} sessions landed, "
+        f"{stream.runs} backups, {stream.checker.compared} restores compared; faults fired: "
+        + ", ".join(f"{where} x{count}" for where, count in sorted(stream.faults_landed.items()))
+    )
+
+
+def test_plain_names_with_failures_and_kills(tmp_path):
+    """The commit protocol on its own: plain names, every release pattern, faults at random
+    write statements and nodes, each followed by a rerun."""
+    stream = Stream(
+        tmp_path,
+        stream_config(
+            "plain_faults", 45, hostile=False, faults=True, add_column=False, refuse_reserved=False
+        ),
+        SEED,
+    )
+    stream.run()
+    report(stream)
+    assert stream.checker.compared > 0
+
+
+def test_column_added_mid_stream_restores_what_was_landed(tmp_path):
+    """A column added mid-stream: sessions landed before it restore without it, after it with it."""
+    stream = Stream(
+        tmp_path,
+        stream_config(
+            "plain_new_column",
+            12,
+            hostile=False,
+            faults=False,
+            add_column=True,
+            refuse_reserved=False,
+        ),
+        SEED,
+    )
+    stream.run()
+    report(stream)
+
+
+def test_hostile_names_with_failures(tmp_path):
+    """Everything at once: hostile column names, scopes and session ids, a column added
+    mid-stream, a reserved column refused, faults and reruns."""
+    stream = Stream(
+        tmp_path,
+        stream_config(
+            "hostile", 30, hostile=True, faults=True, add_column=True, refuse_reserved=True
+        ),
+        SEED,
+    )
+    stream.run()
+    report(stream)
