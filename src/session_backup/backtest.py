@@ -371,9 +371,9 @@ class _Output:
             bucket, _, prefix = out[len("gs://"):].partition("/")
             if not bucket:
                 raise BackupError(f"--out {out!r}: expected gs://bucket[/prefix].")
-            from google.cloud import storage
+            from session_backup.cold.gcs import make_storage_client
 
-            self.bucket = storage.Client().bucket(bucket)
+            self.bucket = make_storage_client().bucket(bucket)
             self.prefix = prefix.strip("/")
             self.staging = Path(tempfile.mkdtemp(prefix="session-backup-export-"))
             self.root = self.staging
