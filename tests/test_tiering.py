@@ -57,6 +57,9 @@ def land_session(deployment: Deployment, session_id: str, scope: str, started_at
     items.append((100 + index, None, -0.0, None, None, None, None))  # arrives, leaves 2 sessions later
     items.append((100 + index - 1, "'quoted' | piped", float("nan"), "-1.5000", None, -(2**100), None))
     items.append((50, "inf", float("inf") if index % 2 else float("-inf"), "0.0001", None, 1, None))
+    # A NaN with its sign bit set beside the positive ones: Parquet keeps one of them (NaN is one
+    # value, docs/decisions/0004-floats-through-cold.md), and tier must not refuse the table.
+    items.append((200 + index, "negative nan", -float("nan"), None, None, None, None))
     events = [("click", 1.0, "x")] * (1 + index % 3) + [("view", -0.0, None)] + [("buy", 2.5, f"{index // 2}")]
     with deployment.landing() as landing:
         landing.execute("insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at])
@@ -120,6 +123,11 @@ def versions(deployment: Deployment) -> dict[str, dict[str, int]]:
 def files_on_disk(deployment: Deployment) -> set[str]:
     root = deployment.root / "cold"
     return {str(path) for path in root.rglob("*.parquet") if ".staging" not in path.parts} if root.exists() else set()
+
+
+def staging_files(deployment: Deployment) -> list[str]:
+    staging = deployment.root / "cold" / ".staging"
+    return sorted(str(path) for path in staging.rglob("*") if path.is_file()) if staging.exists() else []
 
 
 def manifest_files(deployment: Deployment, states=("active", "released")) -> set[str]:
@@ -378,6 +386,7 @@ def test_every_prune_step_interrupted_then_resumed(deployment):
             tiering.prune(config, "4m", now=now, holds=["vn-01"])
             assert_restores_exactly(deployment, TABLES, survivors)
             assert files_on_disk(deployment) == manifest_files(deployment), step
+            assert staging_files(deployment) == [], step  # nothing of the interrupted run left behind
             kept = survivors
     result = deployment.cli(["verify", "--all"])
     assert result.exit_code == 0, result.output
@@ -426,3 +435,36 @@ def test_units_and_errors(tmp_path, deployment):
     assert summary["prices_file"] == str(prices)
     estimated = summary["moved"]["cold_bytes"] / 2**30
     assert summary["monthly_storage_cost"]["after"]["cold_usd"] == pytest.approx(estimated * 1.0, rel=1e-3)
+
+
+def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
+    """One table refused at its verify step: reported with the reason (exit 1), nothing of it in
+    the cold manifest or the staging folder; the other table tiers in the same run."""
+    before = versions(deployment)
+    env = {tiering.FAULT_ENV: "tier.verify@items:refuse"}
+    with deployment.environment():
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            result = deployment.cli(["--json", "tier", "--older-than", "90d", "--now", NOW])
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.output)
+    assert [entry["table"] for entry in summary["refused"]] == ["items"]
+    assert "injected refusal after tier.verify of items" in summary["refused"][0]["reason"]
+    assert set(summary["moved"]["by_table"]) == {"events"}
+    after = versions(deployment)
+    assert after["items"] == {**before["items"], "cold_read": after["items"]["cold_read"]} and after["items"]["cold"] == 0
+    assert after["events"]["cold"] > 0 and after["events"]["total"] == before["events"]["total"]
+    with deployment.backup_connection() as connection:
+        states = connection.execute("select distinct table_name, state from backup.backup.cold_manifest").fetchall()
+    assert states == [("events", "active")]
+    assert all("/events/" in path for path in files_on_disk(deployment))
+    assert staging_files(deployment) == []
+    assert_restores_exactly(deployment, TABLES)
+    # The cause gone, the next run tiers it.
+    again = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert again["refused"] == [] and set(again["moved"]["by_table"]) == {"items"}
+    assert_intact(deployment, {table: entry["total"] for table, entry in before.items()})

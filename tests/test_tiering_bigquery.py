@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,12 @@ pytest.importorskip("google.cloud.bigquery")
 pytest.importorskip("sqlglot")
 
 import duckdb
-from support.bigquery import EMULATOR_PROJECT, BigQueryDeployment, assert_restores_exactly, emulator_grpc_endpoint
+from support.bigquery import (
+    EMULATOR_PROJECT,
+    BigQueryDeployment,
+    assert_restores_exactly,
+    emulator_grpc_endpoint,
+)
 from support.project import REPO
 
 from session_backup import cold
@@ -217,12 +223,15 @@ def test_every_step_interrupted_then_run_again(deployment):
 @pytest.mark.parametrize("step", ["write", "upload"])
 def test_process_killed_then_run_again(deployment, step):
     before = counts(deployment)
-    env = {**os.environ, **deployment.env, cold.FAULT_ENV: f"tier.{step}:exit"}
+    # A killed run cannot release the BigQuery lock: it expires after its TTL (short here).
+    env = {**os.environ, **deployment.env, cold.FAULT_ENV: f"tier.{step}:exit",
+           "SESSION_BACKUP_BQ_LOCK_TTL_SECONDS": "2"}
     killed = subprocess.run([sys.executable, "-c", "from session_backup.cli import run; run()", "tier",
                              "--older-than", "90d", "--now", NOW], env=env, cwd=str(deployment.project),
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, check=False)
     assert killed.returncode == 97, killed.stderr
     assert all(counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES)
+    time.sleep(3)
     summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
     assert summary["recovered"]["undone"] and summary["moved"]["rows"] > 0
     assert not any(name.startswith(".staging") for name in objects(deployment))

@@ -18,7 +18,12 @@
     {%- set terms = [] -%}
     {%- for column in columns -%}
         {%- set ref = session_backup._column_ref(column.name, relation_alias) -%}
-        {%- set payload = "concat(" ~ session_backup.sql_string(column.name | lower) ~ ", chr(0), cast(" ~ ref ~ " as varchar))" -%}
+        {%- set text = "cast(" ~ ref ~ " as varchar)" -%}
+        {%- if session_backup.is_float_column(column) -%}
+            {#- NaN is one value (docs/decisions/0004-floats-through-cold.md): '-nan' reads as 'nan'. -#}
+            {%- set text = "case when isnan(" ~ ref ~ ") then 'nan' else " ~ text ~ " end" -%}
+        {%- endif -%}
+        {%- set payload = "concat(" ~ session_backup.sql_string(column.name | lower) ~ ", chr(0), " ~ text ~ ")" -%}
         {%- do terms.append("case when " ~ ref ~ " is null then 0::ubigint else md5_number_lower(" ~ payload ~ ") end") -%}
     {%- endfor -%}
     {{ return(session_backup._fold_xor(terms, 'xor(', ', ', ')')) }}

@@ -134,11 +134,11 @@ def external_view_sql(backup, table: str, columns: list[tuple[str, str]]) -> str
             f"    where {where}\n)")
 
 
-def export_sql(backup, table: str, where: str, uri_pattern: str) -> str:
+def export_sql(backup, table: str, where: str, uri_pattern: str, source: str | None = None) -> str:
     """EXPORT DATA of History rows (alias `hot`) to zstd Parquet, sorted so row-group statistics
     on the validity interval let a restore skip most of a file. At most 1 GB per object, hence
     the wildcard."""
     return (f"export data options (uri = {string_literal(uri_pattern)}, format = 'PARQUET', "
             f"compression = 'ZSTD', overwrite = false) as\n"
-            f"select * from {backup.rel('history_' + table)} as hot where {where}\n"
+            f"select * from {source or backup.rel('history_' + table)} as hot where {where}\n"
             f"order by hot.backup_valid_to_seq, hot.backup_valid_from_seq")

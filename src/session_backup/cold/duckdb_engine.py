@@ -32,11 +32,8 @@ class DuckDBBackup:
     """The backup database as tiering needs it: names, columns, transactions."""
 
     def __init__(self, warehouse) -> None:
-        if warehouse.kind != "duckdb":
-            raise BackupError(
-                "Cold tiering runs on the DuckDB backup only for now; on BigQuery see "
-                "docs/cold-storage.md (BigQuery design, not implemented yet)."
-            )
+        if warehouse.kind != "duckdb":  # the BigQuery engine is bigquery_engine.BigQueryBackup
+            raise BackupError(f"DuckDBBackup needs the DuckDB backup, not {warehouse.kind}.")
         self.warehouse = warehouse
         self.connection = warehouse.connection
         self.catalog = warehouse.catalog

@@ -75,7 +75,11 @@ def finish_interrupted(backup: DuckDBBackup, settings: Settings, stores) -> dict
             report["kept_under_retention"].append({"uri": uri, "until": str(blocked.until), "reason": blocked.reason})
             continue
         backup.execute(f"delete from {backup.rel(COLD_MANIFEST)} where file_id = $id", {"id": file_id})
+        if store.kind == "gcs":
+            store.read_path(relative).unlink(missing_ok=True)  # its download cache copy goes with it
         report["undone" if state == "writing" else "deleted"].append(uri)
+    # Staging files are never needed across runs: whatever an interrupted run left goes.
+    clean_staging(stores(settings.cold_root))
     return report
 
 

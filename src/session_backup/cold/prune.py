@@ -10,11 +10,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from session_backup.cold import prune_bigquery
 from session_backup.cold.dates import parse_now, subtract_duration
 from session_backup.cold.duckdb_engine import DuckDBBackup, duckdb_string, engine_label, open_backup
 from session_backup.cold.duckdb_sql import checksum_select, described
+from session_backup.cold.engine import cold_engine
 from session_backup.cold.faults import fault
-from session_backup.cold.manifest import active_files, finish_interrupted, next_part, store_lookup
+from session_backup.cold.manifest import (
+    active_files,
+    clean_staging,
+    finish_interrupted,
+    next_part,
+    store_lookup,
+)
 from session_backup.cold.names import (
     COLD_MANIFEST,
     HOLDS,
@@ -77,15 +85,20 @@ def prune(
                                "window_start": window_start.isoformat(sep=" ")}
     started = time.perf_counter()
     lock = backup_lock(settings, wait) if not dry_run else no_lock()
+    bigquery = settings.target == "bigquery"
+    engine = cold_engine(settings)
     with lock:
-        with open_backup(settings, read_only=dry_run) as warehouse:
-            backup = DuckDBBackup(warehouse)
+        with engine.open(read_only=dry_run) as backup:
             tables = backup.history_tables(declared)
             if not dry_run:
                 backup.ensure_tables()
-                backup.ensure_retention_tables()
-                summary["recovered"] = finish_interrupted(backup, settings, stores)
-            plan = _plan_prune(backup, tables, window_start, requested_holds, releases)
+                if bigquery:
+                    prune_bigquery.ensure_retention_tables(backup)
+                else:
+                    backup.ensure_retention_tables()
+                summary["recovered"] = engine.finish_interrupted(backup, stores)
+            plan_for = prune_bigquery.plan_prune if bigquery else _plan_prune
+            plan = plan_for(backup, tables, window_start, requested_holds, releases)
         summary.update(plan["summary"])
         fault("prune", "plan", fail_after)
         if dry_run:
@@ -93,9 +106,15 @@ def prune(
             return summary
         progress.start(max(1, len(plan["rewrite"]) + len(tables)), "pruning")
         try:
-            outcome = _apply_prune(settings, stores, plan, moment, keep, window_start, fail_after, progress)
+            if bigquery:
+                outcome = prune_bigquery.apply_prune(settings, stores, plan, keep, window_start, parse_now(None),
+                                                     fail_after, progress)
+            else:
+                outcome = _apply_prune(settings, stores, plan, moment, keep, window_start, fail_after, progress)
         finally:
             progress.finish()
+            # An interrupted prune leaves no staging file: rewrites are redone from the start.
+            clean_staging(stores(settings.cold_root))
         summary.update(outcome)
         summary["seconds"] = round(time.perf_counter() - started, 3)
         return summary

@@ -173,36 +173,36 @@ def _tier_table(settings: Settings, store, table: str, units: list[Unit], storag
                     unit.relative_path, unit.file_uri, unit.read_path, storage_class, cutoff))
                 + ", current_timestamp())")
         backup.run_transaction(statements)
-        fault("tier", "journal", fail_after)
+        fault("tier", "journal", fail_after, table)
 
         # 2. EXPORT DATA of each unit to its own fresh staging prefix.
         for unit in units:
             where, params = unit.predicate()
             backup.execute(export_sql(backup, table, inline(where, params), staging.uri_pattern(unit.file_id)))
             progress.advance()
-        fault("tier", "write", fail_after)
+        fault("tier", "write", fail_after, table)
 
         # 3. Read back and verify before anything is committed.
         for unit in units:
-            _verify_export(backup, staging, local, hot, columns, fields, unit)
+            verify_export(backup, staging, local, hot, columns, fields, unit)
             progress.advance()
-        fault("tier", "verify", fail_after)
+        fault("tier", "verify", fail_after, table)
 
         # 4. Place the verified bytes under their final names; never overwrite.
         form = read_form()
         if form == "load":
             ensure_loaded_table(backup, table)
         for unit in units:
-            _place(backup, store, staging, table, unit, storage_class, fields, form)
+            place(backup, store, staging, table, unit, storage_class, fields, form)
             progress.advance()
         if form == "external":
             install_relation(backup, table, store.root_uri)  # the external table now has objects to read
-        fault("tier", "upload", fail_after)
+        fault("tier", "upload", fail_after, table)
 
         # 5. One transaction: manifest rows active, hot rows gone. Nothing of it is visible
         #    before COMMIT, so an interruption at either step leaves the state of step 4.
-        fault("tier", "manifest", fail_after)
-        fault("tier", "delete", fail_after)
+        fault("tier", "manifest", fail_after, table)
+        fault("tier", "delete", fail_after, table)
         statements = [_activate_sql(backup, unit) for unit in units]
         predicates = []
         for unit in units:
@@ -210,13 +210,16 @@ def _tier_table(settings: Settings, store, table: str, units: list[Unit], storag
             predicates.append(f"({inline(where, params)})")
         statements.append(f"delete from {backup.rel(hot)} as hot where {' or '.join(predicates)}")
         backup.run_transaction(statements)
-        fault("tier", "commit", fail_after)
+        fault("tier", "commit", fail_after, table)
         for unit in units:
             backup.drop(f"cold_check_{unit.file_id}")
 
 
-def _verify_export(backup: BigQueryBackup, staging: ExportStaging, local: Path, hot: str, columns, fields,
-                   unit: Unit) -> None:
+def verify_export(backup: BigQueryBackup, staging: ExportStaging, local: Path, hot: str, columns, fields,
+                   unit: Unit, source: str | None = None, where: str | None = None, params: dict | None = None) -> None:
+    """Reads the unit's exported objects back into cold_check_<file_id> and compares them with
+    their source rows (History by default: `source`/`where` name another, e.g. a cold file
+    being rewritten)."""
     names = staging.list(unit.file_id)
     if not names:
         raise BackupError(f"EXPORT DATA wrote no object under {staging.uri_pattern(unit.file_id)} for "
@@ -232,8 +235,10 @@ def _verify_export(backup: BigQueryBackup, staging: ExportStaging, local: Path, 
     scratch = f"cold_check_{unit.file_id}"
     create_scratch(backup, scratch, fields)
     load_files(backup, backup.table_id(scratch), paths, fields)
-    where, params = unit.predicate()
-    expected = backup.query(checksum_select(backup.rel(hot), "hot", columns, where), params)[0]
+    if source is None:
+        source = backup.rel(hot)
+        where, params = unit.predicate()
+    expected = backup.query(checksum_select(source, "hot", columns, where or "true"), params or {})[0]
     actual = backup.query(checksum_select(backup.rel(scratch), "cold", columns))[0]
     if tuple(expected) != tuple(actual) or int(actual[0]) != unit.row_count:
         raise BackupError(
@@ -253,7 +258,7 @@ def _verify_export(backup: BigQueryBackup, staging: ExportStaging, local: Path, 
     })
 
 
-def _place(backup: BigQueryBackup, store, staging: ExportStaging, table: str, unit: Unit, storage_class: str,
+def place(backup: BigQueryBackup, store, staging: ExportStaging, table: str, unit: Unit, storage_class: str,
            fields, form: str) -> None:
     objects = []
     for number, path in enumerate(unit.stats["paths"]):

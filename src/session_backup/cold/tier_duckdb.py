@@ -106,7 +106,7 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
                      "read_path": unit.read_path, "class": storage_class if store.kind == "gcs" else None,
                      "cutoff": cutoff},
                 )
-        fault("tier", "journal", fail_after)
+        fault("tier", "journal", fail_after, table)
 
         # 2. Write each unit to staging, sorted so Parquet row-group statistics on the validity
         #    interval let a restore skip most of a file.
@@ -121,13 +121,13 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
                 params,
             )
             progress.advance()
-        fault("tier", "write", fail_after)
+        fault("tier", "write", fail_after, table)
 
         # 3. Read back and verify, value by value, before anything is committed.
         for unit in units:
             _verify_staged(backup, hot, columns, unit)
             progress.advance()
-        fault("tier", "verify", fail_after)
+        fault("tier", "verify", fail_after, table)
 
         # 4. Place in the cold root; never overwrite.
         for unit in units:
@@ -146,7 +146,7 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
             else:
                 unit.staging.unlink(missing_ok=True)
             progress.advance()
-        fault("tier", "upload", fail_after)
+        fault("tier", "upload", fail_after, table)
 
         # 5. One transaction: manifest rows active, hot rows gone, view re-pointed.
         with backup.transaction():
@@ -169,7 +169,7 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
                      "min_from": stats["min_from"], "max_from": stats["max_from"],
                      "min_to": stats["min_to"], "max_to": stats["max_to"]},
                 )
-            fault("tier", "manifest", fail_after)
+            fault("tier", "manifest", fail_after, table)
             for unit in units:
                 where, params = unit.predicate()
                 present = backup.query(f"select count(*) from {backup.rel(hot)} as hot where {where}", params)[0][0]
@@ -179,9 +179,9 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
                         f"{unit.row_count} written); nothing was moved. Re-run."
                     )
                 backup.execute(f"delete from {backup.rel(hot)} as hot where {where}", params)
-            fault("tier", "delete", fail_after)
+            fault("tier", "delete", fail_after, table)
             install_cold_view(backup, table)
-        fault("tier", "commit", fail_after)
+        fault("tier", "commit", fail_after, table)
 
 
 def _verify_staged(backup: DuckDBBackup, hot: str, columns, unit: Unit) -> None:
