@@ -261,7 +261,12 @@ class Stream:
                 column = Column(name, rng.choice(["varchar", "double", "decimal(18,4)"]))
                 self.landing.add_column(table, column)
                 release += f", +column {name!r} in {table}"
-                for scope in self.landing.scopes:  # sessions that carry the new column
+                # Sessions that carry the new column; a running one ends first, so none of these
+                # starts after a session still running in its scope.
+                for session_id in self.running:
+                    self.landing.set_status(session_id, "succeeded")
+                self.running = []
+                for scope in self.landing.scopes:
                     self.landing.land(scope)
                     remaining = max(0, remaining - 1)
             self.log.append(f"step {self.step}: {release}")
