@@ -412,6 +412,20 @@ def test_bigquery_many_sessions_as_of_diff_and_log(bigquery_backup, deployment):
         on_duckdb = json.loads(deployment.cli(["--json", "diff", "--from", from_id, "--to", to_id]).stdout)
         for table in TABLES:
             assert diff_shape(on_bigquery, table) == diff_shape(on_duckdb, table), (table, from_id, to_id)
+    # The CLI reads through the constant-filter variants (partition and cluster pruning).
+    queries = [job.query for job in target.jobs()]
+    for function in ("diff_items_pruned", "restore_items_sessions_pruned"):
+        assert any(f"`{function}`" in query for query in queries), function
+    # Values that do not cover the sessions raise instead of answering with too little.
+    with pytest.raises(Exception, match="or the scope / date given do not match"):
+        target.query(f"select * from {target.relation('diff_items_pruned')}(@a, @b, @scope, date '2024-01-01')",
+                     a=A1, b=A2, scope=SCOPE_B)
+    with pytest.raises(Exception, match="no backup of table items for session"):
+        target.client.query(
+            f"select * from {target.relation('restore_items_sessions_pruned')}(@ids, @scopes, date '2024-01-03')",
+            job_config=bigquery.QueryJobConfig(query_parameters=[
+                bigquery.ArrayQueryParameter("ids", "STRING", [A1, A3]),
+                bigquery.ArrayQueryParameter("scopes", "STRING", [SCOPE_A])])).result()
     log = json.loads(target.cli(["--json", "log", "--table", "items", "--key", "item_id=1", "--scope", SCOPE_A]).stdout)
     expected_log = json.loads(deployment.cli(["--json", "log", "--table", "items", "--key", "item_id=1",
                                               "--scope", SCOPE_A]).stdout)

@@ -69,6 +69,9 @@
         'restore_' ~ table.name ~ '_as_of', [('requested_scope', 'STRING'), ('requested_as_of', 'TIMESTAMP')],
         session_backup.restore_sessions_select(table, columns, as_of, as_of_missing))) -%}
 
+    {#- Engine-specific extras (BigQuery: the _pruned variants, see backtest_pruned_functions). -#}
+    {%- do statements.extend(session_backup.backtest_pruned_functions(table, columns, listed, listed_missing)) -%}
+
     {%- do statements.append(session_backup.create_backtest_function(
         'diff_' ~ table.name, [('requested_from_session_id', 'STRING'), ('requested_to_session_id', 'STRING')],
         session_backup.diff_select(table, columns, 'requested_from_session_id', 'requested_to_session_id'))) -%}

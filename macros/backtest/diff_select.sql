@@ -1,4 +1,4 @@
-{% macro diff_select(table, columns_with_session_id, from_parameter, to_parameter) %}
+{% macro diff_select(table, columns_with_session_id, from_parameter, to_parameter, prune=none) %}
     {#- What changed in a table from one session to another of the same scope (either order,
         any distance). Only versions valid at exactly one of the two sessions are read: those
         opened after the earlier session up to the later one, and those closed in that range
@@ -9,7 +9,12 @@
         NULL on the side where the key is absent).
         Keyless tables: change ('added' | 'removed' | 'changed'), row_values (struct of the
         row), old_count and new_count (how many times the row was in each session).
-        Raises unless both sessions are backed-up sessions of one scope for this table. -#}
+        Raises unless both sessions are backed-up sessions of one scope for this table.
+        `prune` (BigQuery's diff_<t>_pruned): {'scope': expr, 'closed_since': expr}, the scope and
+        a date on or before the earlier session's start, as constants: Head and History are read
+        for that scope only, History only from the partitions closed since (every version valid
+        at exactly one of the sessions closed on or after the earlier one started). Values that
+        do not match the sessions raise. -#}
     {%- set head = session_backup.existing_backup_relation('head_' ~ table.name) -%}
     {%- set value_columns = columns_with_session_id | rejectattr('name', 'equalto', 'session_id') | list -%}
     {%- set key_names = table.key | map('lower') | list -%}
@@ -27,7 +32,8 @@
         {%- if table.is_keyless %}versions.backup_row_count, {% endif -%}
     {%- endset -%}
     {%- set message = "concat('session_backup: sessions ', " ~ from_parameter ~ ", ' and ', " ~ to_parameter
-        ~ ", ' are not two backed-up sessions of one scope for table " ~ table.name ~ "')" -%}
+        ~ ", ' are not two backed-up sessions of one scope for table " ~ table.name
+        ~ (" (or the scope / date given do not match them)'" if prune else "'") ~ ")" -%}
 with
 
 backed_up as (
@@ -44,6 +50,10 @@ found as (
         on to_session.scope = from_session.scope
     where from_session.session_id = {{ from_parameter }}
         and to_session.session_id = {{ to_parameter }}
+        {%- if prune %}
+        and from_session.scope = {{ prune.scope }}
+        and {{ prune.closed_since }} <= cast(least(from_session.started_at, to_session.started_at) as date)
+        {%- endif %}
 ),
 
 endpoints as (
@@ -68,6 +78,9 @@ changed_versions as (
         on versions.backup_scope = endpoints.scope
         and versions.backup_valid_from_seq > endpoints.lower_seq
         and versions.backup_valid_from_seq <= endpoints.upper_seq
+    {%- if prune %}
+    where versions.backup_scope = {{ prune.scope }}
+    {%- endif %}
     {%- for history in session_backup.history_sources(table) %}
     union all
     select
@@ -84,6 +97,10 @@ changed_versions as (
                 and versions.backup_valid_from_seq <= endpoints.upper_seq
                 and versions.backup_valid_to_seq > endpoints.upper_seq)
         )
+    {%- if prune %}
+    where versions.backup_scope = {{ prune.scope }}
+        and versions.backup_closed_date >= {{ prune.closed_since }}
+    {%- endif %}
     {%- endfor %}
 ),
 

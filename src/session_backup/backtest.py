@@ -216,9 +216,28 @@ def _id_list_literal(warehouse: Warehouse, session_ids: list[str]) -> str:
     return "[" + ", ".join(_literal(value) for value in session_ids) + "]::varchar[]"
 
 
-def restore_source(warehouse: Warehouse, table: str, session_ids: list[str]) -> str:
-    """The FROM item restoring a table for a set of sessions, with the ids as literals."""
-    return warehouse.function_call(f"restore_{table}_sessions", _id_list_literal(warehouse, session_ids))
+def _earliest_date(sessions: list[SessionRef]) -> datetime.date:
+    return min(session.started_at for session in sessions).date()
+
+
+def _pruned(warehouse: Warehouse, function: str) -> bool:
+    """BigQuery's constant-filter variant exists (dbt creates it for History tables)."""
+    return warehouse.kind == "bigquery" and warehouse.routine_exists(f"{function}_pruned")
+
+
+def restore_source(warehouse: Warehouse, table: str, sessions: list[SessionRef]) -> str:
+    """The FROM item restoring a table for a set of sessions, with the ids as literals (a view
+    cannot take parameters). On BigQuery the pruned variant, with the sessions' scopes and
+    earliest start date as constants."""
+    session_ids = [session.session_id for session in sessions]
+    function = f"restore_{table}_sessions"
+    if _pruned(warehouse, function):
+        scopes = sorted({session.scope for session in sessions})
+        return warehouse.function_call(
+            f"{function}_pruned",
+            f"{_id_list_literal(warehouse, session_ids)}, {_id_list_literal(warehouse, scopes)}, "
+            f"date '{_earliest_date(sessions).isoformat()}'")
+    return warehouse.function_call(function, _id_list_literal(warehouse, session_ids))
 
 
 def single_restore_source(warehouse: Warehouse, table: str, session_id: str) -> str:
@@ -346,19 +365,24 @@ def _manifest_checksums(warehouse: Warehouse, sessions: list[SessionRef], tables
     return checksums
 
 
-def _record_batches(warehouse: Any, table: str, session_ids: list[str]):
+def _record_batches(warehouse: Any, table: str, sessions: list[SessionRef]):
     """The multi-session restore of a table, ordered by session, as Arrow record batches."""
-    order_column = "session_id"
+    session_ids = [session.session_id for session in sessions]
     if warehouse.kind == "duckdb":
         source = warehouse.function_call(f"restore_{table}_sessions", "$session_ids")
         relation = warehouse.connection.sql(
-            f'select * from {source} order by "{order_column}"', params={"session_ids": session_ids})
+            f'select * from {source} order by "session_id"', params={"session_ids": session_ids})
         return relation.to_arrow_reader(100_000)
     from google.cloud import bigquery
 
+    parameters = [bigquery.ArrayQueryParameter("session_ids", "STRING", session_ids)]
     source = warehouse.function_call(f"restore_{table}_sessions", "@session_ids")
-    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ArrayQueryParameter("session_ids", "STRING", session_ids)])
-    job = warehouse.client.query(f"select * from {source} order by `{order_column}`", job_config=config)
+    if sessions and _pruned(warehouse, f"restore_{table}_sessions"):
+        parameters += [bigquery.ArrayQueryParameter("scopes", "STRING", sorted({s.scope for s in sessions})),
+                       bigquery.ScalarQueryParameter("closed_since", "DATE", _earliest_date(sessions))]
+        source = warehouse.function_call(f"restore_{table}_sessions_pruned", "@session_ids, @scopes, @closed_since")
+    job = warehouse.client.query(f"select * from {source} order by `session_id`",
+                                 job_config=bigquery.QueryJobConfig(query_parameters=parameters))
     return job.result().to_arrow_iterable()
 
 
@@ -451,7 +475,7 @@ def _export_table(warehouse: Warehouse, output: _Output, table: str, sessions: l
     writer = None
     current = None
     current_rows = 0
-    for batch in _record_batches(warehouse, table, list(by_id)):
+    for batch in _record_batches(warehouse, table, sessions):
         schema = batch.schema
         ids = batch.column(batch.schema.get_field_index("session_id")).to_pylist()
         start = 0
@@ -551,8 +575,14 @@ def diff_sessions(warehouse: Warehouse, from_id: str, to_id: str, tables: list[s
     sessions_listed(warehouse, [from_id, to_id], tables)  # both backed up for every table
     result: dict[str, Any] = {"scope": start.scope, "from": start.as_dict(), "to": end.as_dict(), "tables": {}}
     for table in tables:
-        call = warehouse.function_call(f"diff_{table}", f"{warehouse.param('from_id')}, {warehouse.param('to_id')}")
-        rows = warehouse.query(f"select * from {call}", from_id=from_id, to_id=to_id)
+        arguments = f"{warehouse.param('from_id')}, {warehouse.param('to_id')}"
+        params: dict[str, Any] = {"from_id": from_id, "to_id": to_id}
+        function = f"diff_{table}"
+        if _pruned(warehouse, function):
+            function += "_pruned"
+            arguments += f", {warehouse.param('scope')}, {warehouse.param('closed_since')}"
+            params.update(scope=start.scope, closed_since=_earliest_date([start, end]))
+        rows = warehouse.query(f"select * from {warehouse.function_call(function, arguments)}", **params)
         keyed = bool(keys.get(table))
         entries = [_diff_entry(row, keyed) for row in rows]
         entries.sort(key=lambda entry: json.dumps(entry.get("key", entry.get("row")), default=str, sort_keys=True))

@@ -111,7 +111,7 @@ def restore_selected(ctx: Context, *, session_id: str | None, tables: tuple[str,
         if single:
             sources = {table: backtest.single_restore_source(warehouse, table, ids[0]) for table in chosen}
         else:
-            sources = {table: backtest.restore_source(warehouse, table, ids) for table in chosen}
+            sources = {table: backtest.restore_source(warehouse, table, sessions) for table in chosen}
         if not ctx.quiet:
             ctx.note(f"restoring {len(chosen)} table(s) of {len(ids)} session(s) into {into_schema} ...")
         counts = backtest.materialize(warehouse, sources, into_schema, as_views)
