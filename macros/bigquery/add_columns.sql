@@ -21,7 +21,7 @@
     {%- if top_level -%}
         {%- set clauses = [] -%}
         {%- for column in top_level -%}
-            {%- do clauses.append('add column if not exists ' ~ adapter.quote(column.name) ~ ' ' ~ column.data_type) -%}
+            {%- do clauses.append('add column if not exists ' ~ session_backup.quote_name(column.name) ~ ' ' ~ column.data_type) -%}
         {%- endfor -%}
         {%- do run_query('alter table ' ~ relation ~ ' ' ~ clauses | join(', ')) -%}
         {%- set in_catalog = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}

@@ -27,7 +27,7 @@
     {%- if table.strategy != 'history' -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}
+    {%- set columns = session_backup.restore_columns(table.name) -%}
     {%- set body = session_backup.restore_history_select(table, columns, 'requested_session_id',
         prune={'scope': 'requested_scope', 'closed_since': 'closed_since'}) -%}
     {%- set statement -%}

@@ -62,7 +62,7 @@
     create or replace view {{ dataset }}.`cold_history_{{ table_name }}` as
     select
         {%- for column in columns %}
-        cast(cold.{{ adapter.quote(column.name) }} as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast(cold.{{ session_backup.quote_name(column.name) }} as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ external }} as cold

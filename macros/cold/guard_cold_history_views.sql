@@ -70,7 +70,7 @@
     create or replace view {{ history.incorporate(path={'identifier': 'cold_history_' ~ table_name}) }} as
     {#- Unqualified names: inside a DuckDB view they resolve in the view's schema, while a
         fully qualified "backup"."backup".x is refused as ambiguous (catalog and schema share a name). #}
-    select * from {{ adapter.quote(history.identifier) }} where false
+    select * from {{ session_backup.quote_name(history.identifier) }} where false
     union all by name
     select
         manifest.scope as backup_scope,
@@ -79,8 +79,8 @@
         {%- if 'backup_row_count' in names %}
         cast(1 as bigint) as backup_row_count,
         {%- endif %}
-        cast(error({{ session_backup._duckdb_literal(message) }} || manifest.file_uri) as {{ first.data_type }}) as {{ adapter.quote(first.name) }}
-    from {{ adapter.quote(manifest.identifier) }} as manifest
+        cast(error({{ session_backup._duckdb_literal(message) }} || manifest.file_uri) as {{ first.data_type }}) as {{ session_backup.quote_name(first.name) }}
+    from {{ session_backup.quote_name(manifest.identifier) }} as manifest
     where manifest.table_name = {{ session_backup._duckdb_literal(table_name) }}
         and manifest.state = 'active'
 {% endmacro %}

@@ -42,7 +42,7 @@
     {%- set terms = [] -%}
     {%- for column in columns -%}
         {%- set ref = session_backup._column_ref(column.name, relation_alias) -%}
-        {%- set payload = "to_json_string(struct(" ~ ref ~ " as " ~ adapter.quote(column.name | lower) ~ "))" -%}
+        {%- set payload = "to_json_string(struct(" ~ ref ~ " as " ~ session_backup.quote_name(column.name | lower) ~ "))" -%}
         {%- if session_backup.is_float_column(column) -%}
             {%- set payload = "concat(" ~ payload ~ ", if(" ~ ref ~ " = 0 and ieee_divide(1, " ~ ref ~ ") < 0, '-', ''))" -%}
         {%- endif -%}
@@ -53,7 +53,7 @@
 
 
 {% macro _column_ref(column_name, relation_alias) %}
-    {%- set quoted = adapter.quote(column_name) -%}
+    {%- set quoted = session_backup.quote_name(column_name) -%}
     {{ return(relation_alias ~ '.' ~ quoted if relation_alias else quoted) }}
 {% endmacro %}
 

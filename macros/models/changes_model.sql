@@ -14,13 +14,18 @@
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
     {%- do session_backup.assert_no_reserved_columns(table_name, columns) -%}
+    {%- do session_backup.assert_layout_compatible(table_name) -%}
     {%- set column_names = columns | map(attribute='name') | map('lower') | list -%}
     {%- for key in table.key if key | lower not in column_names -%}
         {{ exceptions.raise_compiler_error("session_backup refused: Table '" ~ table_name ~ "': key column '" ~ key ~ "' is not a column of the landing table.") }}
     {%- endfor -%}
     {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
     {%- set head_columns = adapter.get_columns_in_relation(head) | map(attribute='name') | map('lower') | list if head else [] -%}
-    {%- set head_column_names = adapter.get_columns_in_relation(head) | map(attribute='name') | list if head else [] -%}
+    {#- Landing columns Head has (names compare case-insensitively, as the engines resolve them). -#}
+    {%- set columns_in_head = [] -%}
+    {%- for column in columns if column.name | lower in head_columns -%}
+        {%- do columns_in_head.append(column) -%}
+    {%- endfor -%}
     {%- set identity = session_backup.head_identity(table, columns) -%}
     {%- set identity_list = identity | join(', ') -%}
     {%- set compared = 'backup_row_count' if table.is_keyless else 'backup_row_hash' -%}
@@ -52,7 +57,7 @@ landing_rows as (
         pending_sessions.backup_scope,
         pending_sessions.session_seq,
         {%- for column in columns %}
-        landing.{{ adapter.quote(column.name) }},
+        landing.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
         {%- if table.is_keyless %},
@@ -71,7 +76,7 @@ landing_values as (
         backup_scope,
         session_seq,
         {%- for column in columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }},
+        any_value({{ session_backup.quote_name(column.name) }}) as {{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         backup_row_hash,
         backup_row_check_hash,
@@ -111,7 +116,7 @@ head_states as (
         {#- Keyed Head rows store no hash (8 incompressible bytes a row, a third of the
             backup's size): it is recomputed here. Columns Head lacks are NULL for its rows
             and NULL adds nothing to the hash, so a column added later changes nothing. #}
-        {{ session_backup.row_hash(columns | selectattr('name', 'in', head_column_names) | list, 'head') }} as backup_row_hash,
+        {{ session_backup.row_hash(columns_in_head, 'head') }} as backup_row_hash,
         {%- endif %}
         head.backup_valid_from_seq as carried_valid_from_seq,
         head.backup_valid_from_session_id as carried_valid_from_session_id
@@ -167,7 +172,7 @@ changed_with_values as (
     select
         changed_versions.*,
         {%- for column in value_columns %}
-        landing_values.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        landing_values.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from changed_versions
     {#- left: a NULL key matches nothing, yet must reach the post-hook as a problem. #}
@@ -184,9 +189,9 @@ changed_with_values as (
         changed_versions.*,
         {%- for column in value_columns %}
         {%- if column.name | lower in head_columns %}
-        head.{{ adapter.quote(column.name) }}
+        head.{{ session_backup.quote_name(column.name) }}
         {%- else %}
-        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast(null as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from changed_versions
@@ -221,7 +226,9 @@ changes as (
 
 select
     *,
-    cast(backup_valid_to_at as date) as backup_closed_date
+    cast(backup_valid_to_at as date) as backup_closed_date,
+    {#- Which dbt invocation computed the row: backup_commit only commits its own run's. #}
+    {{ session_backup.sql_string(invocation_id) }} as backup_invocation_id
 from changes
     {%- endif -%}
 {% endmacro %}

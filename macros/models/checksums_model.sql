@@ -71,7 +71,9 @@ select
     checked_sessions.is_recheck,
     coalesce(session_checksums.row_count, 0) as row_count,
     coalesce(session_checksums.checksum_low, 0) as checksum_low,
-    coalesce(session_checksums.checksum_high, 0) as checksum_high
+    coalesce(session_checksums.checksum_high, 0) as checksum_high,
+    {#- Which dbt invocation computed the row: backup_commit only commits its own run's. #}
+    {{ session_backup.sql_string(invocation_id) }} as backup_invocation_id
 from checked_sessions
 left join session_checksums
     on checked_sessions.session_id = session_checksums.session_id

@@ -1,11 +1,22 @@
 {% macro head_model(table_name) %}
-    {#- What Head must change for this batch: `upsert` a newly opened version, or `delete` a key
-        whose version closed with nothing replacing it. Head holds the landing columns, the
-        session the version became valid in and, for keyless tables, the content hash pair. The backup_head materialization merges
-        these rows and records the manifest in the same transaction. -#}
+    {#- The versions this run opens, in Head's layout: what Head gains. The head_<t> node only
+        keeps the table's shape (backup_table); backup_commit applies these rows together with
+        the deletions of head_changes() in the run's one transaction. -#}
     {%- if not execute -%}
         select 1 as placeholder
     {%- else -%}
+    {%- set table = session_backup.backup_table_config(table_name) -%}
+    {%- set columns = session_backup.landing_columns(table_name) -%}
+    select {{ session_backup.head_column_names(table, columns) | join(', ') }}
+    from ({{ session_backup.head_changes(table_name) }}) as head_changes
+    where backup_change = 'upsert'
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro head_changes(table_name) %}
+    {#- What Head must change for this batch: `upsert` a newly opened version, or `delete` a key
+        whose version closed with nothing replacing it. -#}
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
     {%- set changes = ref('changes_' ~ table_name) -%}
@@ -39,21 +50,23 @@ head_changes as (
 )
 
 select
-    backup_scope,
-    {%- for column in columns %}
-    {{ adapter.quote(column.name) }},
-    {%- endfor %}
-    {%- if table.is_keyless %}
-    {#- A keyless row's identity is its content hash pair; keyed rows keep no hash. #}
-    backup_row_hash,
-    backup_row_check_hash,
-    backup_row_count,
-    {%- endif %}
-    backup_valid_from_seq,
-    backup_valid_from_session_id,
+    {{ session_backup.head_column_names(table, columns) | join(', ') }},
     backup_change
 from head_changes
+{% endmacro %}
+
+
+{% macro head_column_names(table, columns) %}
+    {#- Head's columns, quoted: the scope, the landing columns, and the session the version
+        became valid in; a keyless row's identity is its content hash pair (keyed rows keep no
+        hash: it is recomputed when compared). -#}
+    {%- set names = ['backup_scope'] -%}
+    {%- for column in columns -%}{%- do names.append(session_backup.quote_name(column.name)) -%}{%- endfor -%}
+    {%- if table.is_keyless -%}
+        {%- do names.extend(['backup_row_hash', 'backup_row_check_hash', 'backup_row_count']) -%}
     {%- endif -%}
+    {%- do names.extend(['backup_valid_from_seq', 'backup_valid_from_session_id']) -%}
+    {{ return(names) }}
 {% endmacro %}
 
 
@@ -65,7 +78,7 @@ from head_changes
     {%- set key_names = table.key | map('lower') | list -%}
     {%- set identity = [] -%}
     {%- for column in columns if column.name | lower in key_names -%}
-        {%- do identity.append(adapter.quote(column.name)) -%}
+        {%- do identity.append(session_backup.quote_name(column.name)) -%}
     {%- endfor -%}
     {{ return(identity) }}
 {% endmacro %}

@@ -3,16 +3,17 @@
         CLI call:  restore_<table>(session_id)   -> the table exactly as landed;
                    checksum_<table>(session_id)  -> row count + checksum of that restore. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do adapter.dispatch('begin_hook_work', 'session_backup')() -%}
     {%- set statements = [] -%}
     {%- for table in session_backup.backup_tables() -%}
-        {#- Without its landing table (dropped, renamed) a table keeps the functions it has:
-            restores of what is already backed up must not depend on landing. -#}
-        {%- if adapter.get_columns_in_relation(source('landing', table.name)) | length == 0 -%}
+        {#- The functions follow the stored layout, never today's landing: a refused run, or a
+            landing table dropped or renamed since, changes nothing a restore returns. -#}
+        {%- set columns = session_backup.restore_columns(table.name) -%}
+        {%- if columns is none -%}
             {%- continue -%}
         {%- endif -%}
         {%- set restore_sql = session_backup.restore_select(table, 'requested_session_id') -%}
         {%- if restore_sql -%}
-            {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}
             {%- set value_columns = columns | rejectattr('name', 'equalto', 'session_id') | list -%}
             {%- set restore_name = 'restore_' ~ table.name -%}
             {%- do statements.append(session_backup.create_table_function(restore_name, restore_sql)) -%}
@@ -45,7 +46,7 @@
             or session_backup.existing_backup_relation('history_' ~ table.name) is none -%}
             {{ return('') }}
         {%- endif -%}
-        {%- set columns = session_backup.landing_columns(table.name, include_session_id=true) -%}
+        {%- set columns = session_backup.restore_columns(table.name) -%}
         {{ return(session_backup.restore_history_select(table, columns, session_parameter)) }}
     {%- endif -%}
     {{ return(session_backup.restore_select_for_strategy(table, session_parameter)) }}
@@ -58,7 +59,7 @@
 
 {% macro duckdb__create_table_function(name, body_sql) %}
     {#- A DuckDB table macro is stored in the database and called like a table. -#}
-    create or replace macro {{ adapter.quote(target.database) }}.{{ adapter.quote(target.schema) }}.{{ name }}(requested_session_id) as table
+    create or replace macro {{ session_backup.quote_name(target.database) }}.{{ session_backup.quote_name(target.schema) }}.{{ name }}(requested_session_id) as table
     {{ body_sql }}
 {% endmacro %}
 
@@ -74,7 +75,7 @@
 {% endmacro %}
 
 {% macro duckdb__call_table_function(name, argument) %}
-    {{ adapter.quote(target.database) }}.{{ adapter.quote(target.schema) }}.{{ name }}({{ argument }})
+    {{ session_backup.quote_name(target.database) }}.{{ session_backup.quote_name(target.schema) }}.{{ name }}({{ argument }})
 {% endmacro %}
 
 {% macro bigquery__call_table_function(name, argument) %}
@@ -82,12 +83,21 @@
 {% endmacro %}
 
 
+{% macro default__begin_hook_work() %}
+    {#- BigQuery DDL is committed as it runs. -#}
+{% endmacro %}
+
+{% macro duckdb__begin_hook_work() %}
+    {#- dbt-duckdb runs hook statements outside a transaction unless one was begun; begin one
+        through dbt (auto_begin) so dbt knows it is open and the commit below always has one. -#}
+    {%- call statement('begin_backup_functions', auto_begin=true) -%}select 1 as ready{%- endcall -%}
+{% endmacro %}
+
 {% macro default__persist_hook_work() %}
     {#- BigQuery DDL is committed as it runs. -#}
 {% endmacro %}
 
 {% macro duckdb__persist_hook_work() %}
     {#- dbt-duckdb rolls back its on-run-end connection; the functions must outlive the run. -#}
-    {%- do run_query('commit') -%}
-    {%- do run_query('begin transaction') -%}
+    {%- do adapter.commit() -%}
 {% endmacro %}

@@ -15,7 +15,7 @@
     {%- set manifest = session_backup.existing_backup_relation('backup_manifest') -%}
     {%- set value_columns = columns_with_session_id | rejectattr('name', 'equalto', 'session_id') | list -%}
     {%- set projection -%}
-        {%- for column in value_columns -%}versions.{{ adapter.quote(column.name) }}{% if not loop.last %}, {% endif %}{%- endfor -%}
+        {%- for column in value_columns -%}versions.{{ session_backup.quote_name(column.name) }}{% if not loop.last %}, {% endif %}{%- endfor -%}
     {%- endset -%}
     {%- set extra = ', versions.backup_row_count' if table.is_keyless else '' -%}
 with
@@ -66,9 +66,9 @@ restored_rows as (
     select
         {%- for column in columns_with_session_id %}
         {%- if column.name | lower == 'session_id' %}
-        cast({{ session_parameter }} as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast({{ session_parameter }} as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- else %}
-        versions.{{ adapter.quote(column.name) }}
+        versions.{{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from valid_versions as versions
@@ -102,9 +102,9 @@ union all
     select
         {%- for column in columns_with_session_id %}
         {%- if loop.first %}
-        cast(error({{ message }}) as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast(error({{ message }}) as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- else %}
-        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast(null as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from (select 1 as one) as single_row

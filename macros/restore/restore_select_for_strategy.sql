@@ -32,7 +32,7 @@
     {%- if store is none -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set columns_with_session_id = session_backup.landing_columns(table.name, include_session_id=true) -%}
+    {%- set columns_with_session_id = session_backup.restore_columns(table.name) -%}
     {%- if table.strategy == 'full' -%}
         {{ return(session_backup._restore_full_select(table, store, columns_with_session_id, session_parameter)) }}
     {%- elif table.strategy in ['incremental', 'differential'] -%}
@@ -70,7 +70,7 @@ requested as (
 restored_rows as (
     select
         {%- for column in columns_with_session_id %}
-        copies.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        copies.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ store }} as copies
     where copies.session_id = {{ session_parameter }}
@@ -143,7 +143,7 @@ added_values as (
         backup_row_hash,
         backup_row_check_hash,
         {%- for column in value_columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        any_value({{ session_backup.quote_name(column.name) }}) as {{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from change_rows
     where backup_row_count > 0
@@ -153,7 +153,7 @@ added_values as (
 restored_versions as (
     select
         {%- for column in value_columns %}
-        checkpoint_rows.{{ adapter.quote(column.name) }},
+        checkpoint_rows.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         checkpoint_rows.backup_row_count + coalesce(net_changes.backup_row_count, 0) as backup_row_count
     from checkpoint_rows
@@ -163,7 +163,7 @@ restored_versions as (
     union all
     select
         {%- for column in value_columns %}
-        added_values.{{ adapter.quote(column.name) }},
+        added_values.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         net_changes.backup_row_count
     from net_changes
@@ -182,9 +182,9 @@ restored_rows as (
     select
         {%- for column in columns_with_session_id %}
         {%- if column.name | lower == 'session_id' %}
-        cast({{ session_parameter }} as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast({{ session_parameter }} as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- else %}
-        versions.{{ adapter.quote(column.name) }}
+        versions.{{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from (select * from restored_versions where backup_row_count > 0) as versions
@@ -211,7 +211,7 @@ requested as (
 valid_versions as (
     select
         {%- for column in value_columns %}
-        versions.{{ adapter.quote(column.name) }},
+        versions.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         {%- if table.is_keyless %}
         versions.backup_row_count
@@ -229,9 +229,9 @@ restored_rows as (
     select
         {%- for column in columns_with_session_id %}
         {%- if column.name | lower == 'session_id' %}
-        cast({{ session_parameter }} as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+        cast({{ session_parameter }} as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}
         {%- else %}
-        versions.{{ adapter.quote(column.name) }}
+        versions.{{ session_backup.quote_name(column.name) }}
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from valid_versions as versions

@@ -1,7 +1,7 @@
 {% materialization backup_append, default %}
     {#- The stored table of the full, incremental and differential strategies: append-only.
         Each run appends the model's rows (the batch's copies or change rows) and records the
-        batch in the manifest in one transaction, like backup_head does for history tables.
+        batch in the manifest in one transaction, as backup_commit does for history tables.
         It is never rebuilt, not even by --full-refresh: it is the backup itself. -#}
     {%- set table_name = config.require('backup_table') -%}
     {%- set target_relation = this.incorporate(type='table') -%}
@@ -17,11 +17,7 @@
         {%- endcall -%}
     {%- else -%}
         {#- A column added to landing mid-stream joins the store as NULL for older sessions. -#}
-        {%- set present = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-        {%- set missing = model_columns | rejectattr('name', 'in', present) | list -%}
-        {%- if missing -%}
-            {% do alter_relation_add_remove_columns(target_relation, missing, none) %}
-        {%- endif -%}
+        {%- do session_backup.add_missing_columns(existing, model_columns) -%}
     {%- endif -%}
 
     {%- set names = session_backup._quoted_names(model_columns) -%}
@@ -29,7 +25,11 @@
         insert into {{ target_relation }} ({{ names }})
         select {{ names }} from ({{ sql }}) as batch_rows
     {%- endset -%}
-    {%- do session_backup.run_atomically([insert_sql, session_backup.manifest_insert_sql(table_name)]) -%}
+    {%- do session_backup.run_atomically([
+        insert_sql,
+        session_backup.manifest_insert_sql(table_name),
+        session_backup.layout_insert_sql(table_name),
+    ]) -%}
 
     {{ run_hooks(post_hooks) }}
     {{ return({'relations': [target_relation]}) }}

@@ -223,7 +223,7 @@ checkpoint_rows as (
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
         {{ session_backup.content_check_hash(columns, 'landing') }} as backup_row_check_hash,
         {%- for column in columns %}
-        landing.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ source('landing', table_name) }} as landing
     inner join scheduled_sessions
@@ -240,7 +240,7 @@ added_rows as (
         {%- endfor %}
         net_changes.backup_row_count,
         {%- for column in columns %}
-        landing.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ source('landing', table_name) }} as landing
     inner join scheduled_sessions
@@ -259,7 +259,7 @@ stored_rows as (
         {{ identity | join(',\n        ') }},
         cast(count(*) as {{ dbt.type_bigint() }}) as backup_row_count,
         {%- for column in columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        any_value({{ session_backup.quote_name(column.name) }}) as {{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from checkpoint_rows
     group by {{ identity | join(', ') }}
@@ -269,7 +269,7 @@ stored_rows as (
         {{ identity | join(',\n        ') }},
         any_value(backup_row_count) as backup_row_count,
         {%- for column in columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        any_value({{ session_backup.quote_name(column.name) }}) as {{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from added_rows
     group by {{ identity | join(', ') }}
@@ -279,7 +279,7 @@ stored_rows as (
         {{ identity | join(',\n        ') }},
         backup_row_count,
         {%- for column in columns %}
-        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        cast(null as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from net_changes
     where backup_row_count < 0
@@ -293,7 +293,7 @@ stored_rows as (
         null as backup_row_check_hash,
         cast(0 as {{ dbt.type_bigint() }}) as backup_row_count,
         {%- for column in columns %}
-        cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        cast(null as {{ column.data_type }}) as {{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from scheduled_sessions
 )

@@ -56,7 +56,7 @@
     {%- set parts = [] -%}
     {%- for column in columns -%}
         {%- set ref = session_backup._column_ref(column.name, relation_alias) -%}
-        {%- set payload = "to_json_string(struct(" ~ ref ~ " as " ~ adapter.quote(column.name | lower) ~ "))" -%}
+        {%- set payload = "to_json_string(struct(" ~ ref ~ " as " ~ session_backup.quote_name(column.name | lower) ~ "))" -%}
         {%- if session_backup.is_float_column(column) -%}
             {%- set payload = "concat(" ~ payload ~ ", if(" ~ ref ~ " = 0 and ieee_divide(1, " ~ ref ~ ") < 0, '-', ''))" -%}
         {%- endif -%}

@@ -16,7 +16,7 @@ pending_sessions as (
 copied_rows as (
     select
         {%- for column in columns %}
-        landing.{{ adapter.quote(column.name) }}{% if not loop.last %},{% endif %}
+        landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ source('landing', table_name) }} as landing
     inner join pending_sessions

@@ -14,7 +14,7 @@
     {%- set captured = ['backup_scope'] + (columns | map(attribute='name') | list) + ['backup_row_hash']
         + (['backup_row_check_hash', 'backup_row_count'] if table.is_keyless else []) -%}
     {%- set quoted = [] -%}
-    {%- for name in captured -%}{%- do quoted.append(adapter.quote(name)) -%}{%- endfor -%}
+    {%- for name in captured -%}{%- do quoted.append(session_backup.quote_name(name)) -%}{%- endfor -%}
 with
 
 next_session as (
@@ -28,7 +28,7 @@ landing_rows as (
     select
         next_session.backup_scope,
         {%- for column in columns %}
-        landing.{{ adapter.quote(column.name) }},
+        landing.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
         {%- if table.is_keyless %},
@@ -44,7 +44,7 @@ session_rows as (
     select
         backup_scope,
         {%- for column in columns %}
-        any_value({{ adapter.quote(column.name) }}) as {{ adapter.quote(column.name) }},
+        any_value({{ session_backup.quote_name(column.name) }}) as {{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         backup_row_hash,
         backup_row_check_hash,

@@ -7,7 +7,7 @@
         now, equal what the manifest recorded when that session was backed up. A deleted,
         added or edited History row fails this test. -#}
     {%- set table = session_backup.backup_table_config(table_name) -%}
-    {%- set columns = session_backup.landing_columns(table_name) -%}
+    {%- set columns = session_backup.restore_columns(table_name, include_session_id=false) -%}
     {#- Closings that retention pruned (`session-backup prune`) are no longer all there. -#}
     {%- set pruned_closings = session_backup.pruned_closing_sessions() -%}
     with

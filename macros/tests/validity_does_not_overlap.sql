@@ -5,7 +5,7 @@
     {#- The versions of one (scope, key) — History's closed ones and Head's open one — form
         non-overlapping, non-empty intervals of session sequence numbers. -#}
     {%- set table = session_backup.backup_table_config(table_name) -%}
-    {%- set columns = session_backup.landing_columns(table_name) -%}
+    {%- set columns = session_backup.restore_columns(table_name, include_session_id=false) -%}
     {%- set head = session_backup.existing_backup_relation('head_' ~ table_name) -%}
     {%- if table.is_keyless -%}
         {%- set identity_sql = session_backup.row_hash(columns) ~ " as identity_hash" -%}

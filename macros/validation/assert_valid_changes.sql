@@ -4,7 +4,7 @@
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set key_list = [] -%}
-    {%- for key in table.key -%}{%- do key_list.append(adapter.quote(key)) -%}{%- endfor -%}
+    {%- for key in table.key -%}{%- do key_list.append(session_backup.quote_name(key)) -%}{%- endfor -%}
     {%- set key_select = key_list | join(', ') if key_list else "'(whole row)'" -%}
     {%- set query -%}
         select

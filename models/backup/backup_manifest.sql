@@ -1,8 +1,8 @@
 {#- One row per (session, table) backed up: the landing row count and checksum taken at backup
-    time. Rows are written by each Head table's materialization in the same transaction as its
-    merge, so a table counts as backed up for a session exactly when this row exists.
+    time. Rows are written by backup_commit in the same transaction as every History and Head
+    change of the run, so a table counts as backed up for a session exactly when this row exists.
     This model only defines the table; it never adds rows itself. -#}
-{{ config(materialized='incremental', on_schema_change='fail',
+{{ config(materialized='incremental', on_schema_change='append_new_columns', full_refresh=false,
           cluster_by=session_backup.cluster_columns(['session_id', 'table_name'])) }}
 
 select
@@ -15,6 +15,7 @@ select
     cast(null as {{ dbt.type_bigint() }}) as closed_checksum_low,
     cast(null as {{ dbt.type_bigint() }}) as closed_checksum_high,
     cast(null as {{ dbt.type_string() }}) as hash_version,
+    cast(null as {{ dbt.type_string() }}) as layout_id,
     cast(null as {{ dbt.type_timestamp() }}) as backed_up_at
 from {{ ref('backup_sessions') }}
 where 1 = 0

@@ -1,7 +1,7 @@
 {#- Claims succeeded landing sessions for backup and gives each a gap-free sequence number
     within its scope, in (started_at, session_id) order. Append-only: a claimed session keeps
     its number forever, which is what makes interrupted runs safe to resume. -#}
-{{ config(materialized='incremental', on_schema_change='fail',
+{{ config(materialized='incremental', on_schema_change='fail', full_refresh=false,
           cluster_by=session_backup.cluster_columns(['session_id'])) }}
 
 {%- if execute -%}

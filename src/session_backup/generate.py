@@ -26,20 +26,24 @@ def _list(values: tuple[str, ...]) -> str:
 
 def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDeclaration]) -> dict[Path, str]:
     name = table.name
-    # Every History and Head write waits for every table's change detection (and its key
-    # checks), so one bad table stops the whole batch before anything is written.
-    barrier = "".join(
-        f"-- depends_on: {{{{ ref('{model}_{other.name}') }}}}\n"
-        for other in all_tables
-        if other.strategy == "history"
-        for model in ("checksums", "changes")
-    )
     # The macros render SQL only at execution time, so the inputs are declared up front.
     inputs = (
         f"-- depends_on: {{{{ source('landing', '{name}') }}}}\n"
         "-- depends_on: {{ ref('backup_sessions') }}\n"
         "-- depends_on: {{ ref('backup_manifest') }}\n"
+        "-- depends_on: {{ ref('backup_layouts') }}\n"
     )
+    # History and Head nodes only keep their table's shape; backup_commit writes them.
+    def backup_table(partition: str) -> str:
+        return (
+            "{{ config(\n"
+            "    materialized='backup_table',\n"
+            f"{partition}"
+            f"    cluster_by=session_backup.backup_cluster_by({_list(table.key)}),\n"
+            ") }}\n"
+            f"-- depends_on: {{{{ ref('changes_{name}') }}}}\n"
+        )
+
     return {
         STAGING_DIR / f"checksums_{name}.sql": (
             f"{HEADER}{inputs}"
@@ -52,30 +56,40 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
             f"{{{{ session_backup.changes_model('{name}') }}}}\n"
         ),
         TABLES_DIR / f"history_{name}.sql": (
-            f"{HEADER}"
-            "{{ config(\n"
-            "    materialized='incremental',\n"
-            "    on_schema_change='append_new_columns',\n"
-            "    partition_by=session_backup.history_partition_by(),\n"
-            f"    cluster_by=session_backup.backup_cluster_by({_list(table.key)}),\n"
-            ") }}\n"
-            f"{barrier}"
-            f"{{{{ session_backup.history_model('{name}') }}}}\n"
+            HEADER
+            + backup_table("    partition_by=session_backup.history_partition_by(),\n")
+            + f"{{{{ session_backup.history_model('{name}') }}}}\n"
         ),
         TABLES_DIR / f"_{name}__models.yml": _history_properties(table),
         TABLES_DIR / f"head_{name}.sql": (
-            f"{HEADER}"
-            "{{ config(\n"
-            "    materialized='backup_head',\n"
-            f"    backup_table='{name}',\n"
-            f"    cluster_by=session_backup.backup_cluster_by({_list(table.key)}),\n"
-            ") }}\n"
-            f"-- depends_on: {{{{ ref('changes_{name}') }}}}\n"
-            f"-- depends_on: {{{{ ref('history_{name}') }}}}\n"
-            f"-- depends_on: {{{{ ref('checksums_{name}') }}}}\n"
-            "-- depends_on: {{ ref('backup_manifest') }}\n"
-            f"{{{{ session_backup.head_model('{name}') }}}}\n"
+            HEADER
+            + backup_table("")
+            + f"{{{{ session_backup.head_model('{name}') }}}}\n"
         ),
+    }
+
+
+def _commit_models(tables: list[TableDeclaration]) -> dict[Path, str]:
+    """The one gate every history table's writes pass through: it waits for every table's
+    change detection and checks, then commits all of them in one transaction."""
+    history = [table for table in tables if table.strategy == "history"]
+    if not history:
+        return {}
+    inputs = "".join(
+        f"-- depends_on: {{{{ ref('{model}_{table.name}') }}}}\n"
+        for table in history
+        for model in ("checksums", "changes", "history", "head")
+    )
+    return {
+        TABLES_DIR / "backup_commit.sql": (
+            f"{HEADER}"
+            "{{ config(materialized='backup_commit') }}\n"
+            "-- depends_on: {{ ref('backup_manifest') }}\n"
+            "-- depends_on: {{ ref('backup_layouts') }}\n"
+            f"{inputs}"
+            "{{ session_backup.commit_log_model() }}\n"
+        ),
+        TABLES_DIR / "_backup_commit__models.yml": _commit_properties(history),
     }
 
 
@@ -116,6 +130,7 @@ def _append_strategy_models(table: TableDeclaration, macro: str) -> dict[Path, s
             f"-- depends_on: {{{{ ref('checksums_{name}') }}}}\n"
             "-- depends_on: {{ ref('backup_sessions') }}\n"
             "-- depends_on: {{ ref('backup_manifest') }}\n"
+            "-- depends_on: {{ ref('backup_layouts') }}\n"
             f"{{{{ session_backup.{macro}('{name}') }}}}\n"
         ),
     }
@@ -150,11 +165,15 @@ def _snapshot_strategy_models(table: TableDeclaration, all_tables: list[TableDec
             f"    unique_key={_list(tuple(unique_key))},\n"
             f"    check_cols={_list(tuple(check_cols))},\n"
             "    hard_deletes='invalidate',\n"
-            f"    post_hook=\"{{{{ session_backup.manifest_insert_sql('{name}') }}}}\",\n"
+            "    post_hook=[\n"
+            f"        \"{{{{ session_backup.manifest_insert_sql('{name}') }}}}\",\n"
+            f"        \"{{{{ session_backup.layout_insert_sql('{name}') }}}}\",\n"
+            "    ],\n"
             ") }}\n"
             f"-- depends_on: {{{{ source('landing', '{name}') }}}}\n"
             f"-- depends_on: {{{{ ref('checksums_{name}') }}}}\n"
             "-- depends_on: {{ ref('backup_manifest') }}\n"
+            "-- depends_on: {{ ref('backup_layouts') }}\n"
             f"{{{{ session_backup.snapshot_source('{name}') }}}}\n"
             "{% endsnapshot %}\n"
         ),
@@ -162,7 +181,7 @@ def _snapshot_strategy_models(table: TableDeclaration, all_tables: list[TableDec
 
 
 def _history_properties(table: TableDeclaration) -> str:
-    """Descriptions (dbt docs) and the data tests that guard the backup's invariants."""
+    """Descriptions (dbt docs) of one table's working and backup models."""
     name = table.name
     key = ", ".join(table.key) if table.key else "the row's content (keyless)"
     return (
@@ -170,25 +189,51 @@ def _history_properties(table: TableDeclaration) -> str:
         "version: 2\n\n"
         "models:\n"
         f"  - name: checksums_{name}\n"
-        f"    description: Row count and multiset checksum of each pending session's `{name}` landing rows.\n"
+        f"    description: Row count and multiset checksum of each pending session's `{name}` landing rows (working table, rebuilt every run).\n"
         f"  - name: changes_{name}\n"
-        f"    description: What the pending sessions changed in `{name}` (closed and opened versions), per scope and {key}.\n"
+        f"    description: What the pending sessions changed in `{name}` (closed and opened versions), per scope and {key} (working table, rebuilt every run).\n"
         f"  - name: history_{name}\n"
-        f"    description: Closed versions of `{name}`, valid for sessions [backup_valid_from_seq, backup_valid_to_seq) of their scope. Append-only.\n"
+        f"    description: Closed versions of `{name}`, valid for sessions [backup_valid_from_seq, backup_valid_to_seq) of their scope. Append-only; written by backup_commit.\n"
         f"  - name: head_{name}\n"
-        f"    description: The current version of every `{name}` row per scope and {key}, with its content hash.\n"
-        "    # Head is written last in a batch, so its tests see the batch complete. They read all\n"
-        "    # of History, so `session-backup backup` leaves them to `dbt test` / --check-invariants.\n"
+        f"    description: The current version of every `{name}` row per scope and {key}, and the session it became valid in. Written by backup_commit.\n"
+    )
+
+
+def _commit_properties(tables: list[TableDeclaration]) -> str:
+    """The gate's description and the data tests that guard the backup's invariants. They run
+    after the commit, so they see it complete; they read all of History, so
+    `session-backup backup` leaves them to `dbt test` / --check-invariants."""
+    tests = "".join(
+        f"      - session_backup.{test}:\n"
+        f"          arguments: {{table_name: {table.name}}}\n"
+        "          config: {tags: [backup_invariant]}\n"
+        for table in tables
+        for test in ("head_identity_is_unique", "validity_does_not_overlap", "history_matches_manifest")
+    )
+    return (
+        f"{YAML_HEADER}"
+        "version: 2\n\n"
+        "models:\n"
+        "  - name: backup_commit\n"
+        "    description: >\n"
+        "      The run's one commit point: every History and Head change and every manifest row of\n"
+        "      the run are written here in one transaction, after every table's change detection and\n"
+        "      checks passed. Its table logs one row per table and committed run.\n"
+        "    columns:\n"
+        "      - name: invocation_id\n"
+        "        description: The dbt invocation that committed.\n"
+        "      - name: table_name\n"
+        "        description: The declared landing table.\n"
+        "      - name: sessions\n"
+        "        description: Sessions of the table backed up by this commit.\n"
+        "      - name: closed_versions\n"
+        "        description: Versions appended to History.\n"
+        "      - name: opened_versions\n"
+        "        description: Versions written to Head.\n"
+        "      - name: committed_at\n"
+        "        description: When the commit ran.\n"
         "    data_tests:\n"
-        f"      - session_backup.head_identity_is_unique:\n"
-        f"          arguments: {{table_name: {name}}}\n"
-        "          config: {tags: [backup_invariant]}\n"
-        f"      - session_backup.validity_does_not_overlap:\n"
-        f"          arguments: {{table_name: {name}}}\n"
-        "          config: {tags: [backup_invariant]}\n"
-        f"      - session_backup.history_matches_manifest:\n"
-        f"          arguments: {{table_name: {name}}}\n"
-        "          config: {tags: [backup_invariant]}\n"
+        f"{tests}"
     )
 
 
@@ -210,6 +255,7 @@ def expected_files(project_dir: Path) -> dict[Path, str]:
         if build is None:
             continue
         files.update(build(table, tables))
+    files.update(_commit_models(tables))
     return files
 
 

@@ -17,7 +17,11 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_PARTS = ["dbt_project.yml", "profiles.example.yml", "macros", "snapshots"]
-CORE_MODELS = ["models/backup/backup_sessions.sql", "models/backup/backup_manifest.sql"]
+CORE_MODELS = [
+    "models/backup/backup_sessions.sql",
+    "models/backup/backup_manifest.sql",
+    "models/backup/backup_layouts.sql",
+]
 
 
 def copy_project(destination: Path, declarations: dict[str, dict]) -> Path:

@@ -3,5 +3,6 @@
 -- depends_on: {{ source('landing', 'lineitem') }}
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
+-- depends_on: {{ ref('backup_layouts') }}
 {{ config(post_hook="{{ session_backup.assert_valid_changes('lineitem') }}") }}
 {{ session_backup.changes_model('lineitem') }}

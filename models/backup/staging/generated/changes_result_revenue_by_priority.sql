@@ -3,5 +3,6 @@
 -- depends_on: {{ source('landing', 'result_revenue_by_priority') }}
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
+-- depends_on: {{ ref('backup_layouts') }}
 {{ config(post_hook="{{ session_backup.assert_valid_changes('result_revenue_by_priority') }}") }}
 {{ session_backup.changes_model('result_revenue_by_priority') }}

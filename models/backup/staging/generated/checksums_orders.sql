@@ -3,5 +3,6 @@
 -- depends_on: {{ source('landing', 'orders') }}
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
+-- depends_on: {{ ref('backup_layouts') }}
 {{ config(post_hook="{{ session_backup.assert_landing_unchanged('orders') }}") }}
 {{ session_backup.checksums_model('orders') }}
