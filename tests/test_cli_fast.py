@@ -66,11 +66,19 @@ def site(tmp_path, monkeypatch):
     project = tmp_path / "project"
     (project / "models/landing").mkdir(parents=True)
     shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
-    sources = {"version": 2, "sources": [{"name": "landing", "tables": [
-        {"name": "sessions"},
-        {"name": "items", "meta": {"backup": {"key": ["item_id"]}}},
-        {"name": "events", "meta": {"backup": {}}},
-    ]}]}
+    sources = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "landing",
+                "tables": [
+                    {"name": "sessions"},
+                    {"name": "items", "meta": {"backup": {"key": ["item_id"]}}},
+                    {"name": "events", "meta": {"backup": {}}},
+                ],
+            }
+        ],
+    }
     (project / "models/landing/_landing__sources.yml").write_text(yaml.safe_dump(sources))
     backup_db = tmp_path / "backup.duckdb"
     with duckdb.connect(str(backup_db)) as connection:
@@ -95,12 +103,21 @@ def cli(*args: str):
 
 def schemas(path: Path) -> set[str]:
     with duckdb.connect(str(path), read_only=True) as connection:
-        return {row[0] for row in connection.execute("select schema_name from information_schema.schemata").fetchall()}
+        return {
+            row[0]
+            for row in connection.execute(
+                "select schema_name from information_schema.schemata"
+            ).fetchall()
+        }
 
 
 @pytest.mark.parametrize("order", ["after", "before"])
 def test_json_and_quiet_after_the_command_name(site, order):
-    args = ["verify", "--all", "--json", "--quiet"] if order == "after" else ["--json", "-q", "verify", "--all"]
+    args = (
+        ["verify", "--all", "--json", "--quiet"]
+        if order == "after"
+        else ["--json", "-q", "verify", "--all"]
+    )
     result = cli(*args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -138,12 +155,20 @@ def test_restoring_the_tables_that_exist_is_an_explicit_choice(site):
     result = cli("restore", "--session", "", "--into", "restored", "--allow-partial", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tables"] == {"items": 2}
-    named = cli("restore", "--session", "", "--into", "restored_named", "--table", "items", "--json")
+    named = cli(
+        "restore", "--session", "", "--into", "restored_named", "--table", "items", "--json"
+    )
     assert named.exit_code == 0 and json.loads(named.stdout)["tables"] == {"items": 2}
     missing = cli("restore", "--session", "", "--into", "restored_events", "--table", "events")
-    assert missing.exit_code == 1 and "has no backup of events (events: declared after" in missing.output
+    assert (
+        missing.exit_code == 1
+        and "has no backup of events (events: declared after" in missing.output
+    )
     with duckdb.connect(str(site / "backup.duckdb"), read_only=True) as connection:
-        assert sorted(connection.execute("select * from restored.items").fetchall()) == [(1, "a"), (2, "b")]
+        assert sorted(connection.execute("select * from restored.items").fetchall()) == [
+            (1, "a"),
+            (2, "b"),
+        ]
     assert "restored_events" not in schemas(site / "backup.duckdb")
 
 
@@ -167,9 +192,9 @@ def test_a_renamed_copy_of_the_backup_restores(site, monkeypatch):
     copy.parent.mkdir()
     shutil.copy(site / "backup.duckdb", copy)
     monkeypatch.setenv("SESSION_BACKUP_DB", str(copy))
-    with duckdb.connect(str(copy), read_only=True) as plain:  # what breaks without the fix
-        with pytest.raises(duckdb.CatalogException):
-            plain.execute("select * from backup.restore_items('vn-2')").fetchall()
+    # What breaks without the fix: the functions name the catalog the file had before.
+    with duckdb.connect(str(copy), read_only=True) as plain, pytest.raises(duckdb.CatalogException):
+        plain.execute("select * from backup.restore_items('vn-2')").fetchall()
     restored = cli("restore", "--session", "vn-2", "--into", "restored", "--json")
     assert restored.exit_code == 0, restored.output
     assert json.loads(restored.stdout)["tables"] == {"events": 2, "items": 1}
@@ -181,10 +206,15 @@ def test_a_renamed_copy_of_the_backup_restores(site, monkeypatch):
 
 def test_status_names_missing_tables_and_the_last_failing_run(site):
     with duckdb.connect(str(site / "backup.duckdb")) as connection:
-        connection.execute("insert into backup.backup.backup_sessions values ('vn-3', 'VN', '2024-01-03', 3)")
+        connection.execute(
+            "insert into backup.backup.backup_sessions values ('vn-3', 'VN', '2024-01-03', 3)"
+        )
     settings = load_settings()
     with open_warehouse(settings, read_only=False) as warehouse:
-        record_run(warehouse, BackupRun(utc_now(), utc_now(), "failed", "head_items: Catalog Error: boom", ["items"]))
+        record_run(
+            warehouse,
+            BackupRun(utc_now(), utc_now(), "failed", "head_items: Catalog Error: boom", ["items"]),
+        )
     result = cli("status", "--json")
     assert result.exit_code == 0, result.output
     states = {state["session_id"]: state for state in json.loads(result.stdout)}
@@ -206,11 +236,20 @@ def test_status_names_missing_tables_and_the_last_failing_run(site):
 def hold(path: Path, seconds: float, read_only: bool = True) -> subprocess.Popen:
     """Another process with the DuckDB file open, until it exits."""
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == 'ro'); "
-         "print('open', flush=True); time.sleep(float(sys.argv[2]))",
-         str(path), str(seconds), "ro" if read_only else "rw"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == 'ro'); "
+                "print('open', flush=True); time.sleep(float(sys.argv[2]))"
+            ),
+            str(path),
+            str(seconds),
+            "ro" if read_only else "rw",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "open"
     return holder
 
@@ -234,12 +273,16 @@ def test_wait_polls_until_the_holder_is_gone(site):
     messages = []
     started = time.monotonic()
     try:
-        wait_until_free(site / "backup.duckdb", wait=True, on_wait=messages.append, poll_seconds=0.1)
+        wait_until_free(
+            site / "backup.duckdb", wait=True, on_wait=messages.append, poll_seconds=0.1
+        )
     finally:
         holder.wait()
     assert time.monotonic() - started >= 0.5
-    assert messages == [f"waiting for PID {holder.pid} ({messages[0].split('(', 1)[1].split(')')[0]}) "
-                        f"to release {site / 'backup.duckdb'} ..."]
+    program = messages[0].split("(", 1)[1].split(")")[0]
+    assert messages == [
+        f"waiting for PID {holder.pid} ({program}) to release {site / 'backup.duckdb'} ..."
+    ]
 
 
 def test_a_full_disk_under_the_log_is_one_line_naming_the_file(site):
