@@ -277,3 +277,39 @@ def test_production_statements_parse_as_bigquery(deployment):
     assert "EXTERNAL" in parsed[0].sql(dialect="bigquery").upper()
     assert isinstance(parsed[1], exp.Create) and parsed[1].args["kind"].upper() == "VIEW"
     assert "_FILE_NAME" in parsed[1].sql(dialect="bigquery")
+
+
+def test_prune_on_bigquery_keeps_window_and_held_sessions(deployment):
+    """prune --keep on BigQuery: sessions before the window are pruned (except a held one and each
+    scope's last before the window), hot versions and cold files no one needs go, a partly needed
+    cold file is rewritten; every kept session restores exactly; a pruned one is refused. The
+    run is interrupted after each step and run again."""
+    config = settings(deployment)
+    with deployment.environment():
+        cold.tier(config, "30d", now=NOW)
+        plan = cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"], dry_run=True)
+        assert plan["sessions_to_prune"] > 0 and "vn-02" not in plan["pruned_session_ids"]
+        for step in cold.STEPS["prune"]:
+            with pytest.raises(cold.InjectedFault):
+                cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"], fail_after=step)
+            if step in ("plan", "journal", "rewrite"):  # nothing committed yet: every session restores
+                assert cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"], dry_run=True)[
+                    "pruned_session_ids"] == plan["pruned_session_ids"]
+                continue
+            break  # committed: the re-run below finishes the deletions
+        summary = cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"])
+    assert not any(name.startswith(".staging") for name in objects(deployment))
+    kept = [sid for sid in deployment.sessions() if sid not in plan["pruned_session_ids"]]
+    assert summary["sessions_to_prune"] in (0, len(plan["pruned_session_ids"]))
+    assert assert_restores_exactly(deployment, TABLES, kept) == len(kept) * len(TABLES)
+    verify = deployment.cli(["verify", "--all"])
+    assert verify.exit_code == 0 and f"of {len(kept)} session(s): 0 mismatch" in verify.output, verify.output
+    refused = deployment.cli(["restore", "--session", plan["pruned_session_ids"][0], "--into",
+                              f"{deployment.dataset}_pruned"])
+    assert refused.exit_code == 2 and "was pruned" in refused.output, refused.output
+    # The files the manifest keeps are exactly the objects in the bucket.
+    with deployment.environment():
+        prefix = deployment.cold_root + "/"
+        listed = {row[0][len(prefix):] for row in deployment.query(
+            f"select file_uri from {deployment.relation('cold_manifest')} where state in ('active', 'released')")}
+    assert listed == set(objects(deployment))
