@@ -1,18 +1,11 @@
-{#- Cold History on BigQuery, the parts macros/cold/cold_history_bigquery.sql (tiering's export
-    and cold view) does not cover: checking an export before History rows are deleted, and
-    loading files back (rehydration). Each macro returns one statement, for the tiering code or
-    `dbt compile --inline`. What the BigQuery API emulator runs of all this: docs/bigquery.md.
-
-    A range of History rows moves like this on BigQuery:
-      1. cold_export_sql: EXPORT DATA of the rows (predicate on alias `hot`) to a fresh prefix.
-      2. bigquery_cold_checksum_sql over History and over the exported files (through the
-         external table, or a scratch table loaded from them): equal row count and checksum.
-      3. cold_history_view_sql: the external table + cold_history_<t> view, which
-         restore_<t>() unions with History (macros/restore: history_sources).
-      4. DELETE the range from History, whole backup_closed_date partitions only (a partition
-         DELETE is metadata-only and leaves the other partitions' long-term pricing alone).
-    Back: bigquery_cold_load_sql (LOAD DATA INTO History FROM FILES), then drop the files from
-    the view. -#}
+{#- Cold History on BigQuery, the parts macros/cold/cold_history_bigquery.sql does not cover:
+    checking an export before History rows are deleted, and loading files back. Each macro
+    returns one statement for `dbt compile --inline`. `session-backup tier | rehydrate` on
+    BigQuery run the same steps from Python (src/session_backup/cold/tier_bigquery.py,
+    rehydrate_bigquery.py): export to a staging prefix, read back through load jobs into a
+    scratch table, compare row count + checksum with the hot rows, place the verified bytes
+    with if_generation_match=0, then one transaction activates the manifest rows and DELETEs
+    whole closed days from History. What the emulator runs: docs/bigquery.md. -#}
 
 
 {% macro bigquery_cold_checksum_sql(relation, table_name, predicate_sql='true') %}

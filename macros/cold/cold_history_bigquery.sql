@@ -1,7 +1,8 @@
-{#- BigQuery hooks for cold tiering. UNTESTED against BigQuery or its emulator: the CLI tiers
-    the DuckDB backup only (session_backup/tiering.py) and refuses a BigQuery target with a
-    clear message. These macros are the SQL a BigQuery tiering would run; the design is in
-    docs/cold-storage.md ("BigQuery"). -#}
+{#- BigQuery cold-storage statements for `dbt compile --inline`, as a dbt user would render them.
+    `session-backup tier` on BigQuery (src/session_backup/cold/tier_bigquery.py) renders the
+    same statements itself (cold/bigquery_sql.py: EXPORT DATA to a staging prefix, the
+    external table and the view on the manifest's active files); see docs/cold-storage.md
+    ("BigQuery"). test_bigquery.py parses these as BigQuery SQL. -#}
 
 {% macro cold_export_sql(table_name, predicate_sql, uri_pattern) %}
     {#- Writes the History rows matching `predicate_sql` (alias `hot`) to Parquet under a
