@@ -272,9 +272,15 @@ def test_log_shows_every_version_with_its_sessions(deployment):
     assert bad.exit_code == 2 and "no column 'colour'" in bad.output
 
 
-def test_export_parquet_by_scope_and_session(deployment, tmp_path):
+@pytest.mark.parametrize("open_files", [200, 1])
+def test_export_parquet_by_scope_and_session(deployment, tmp_path, monkeypatch, open_files):
+    """Both ways of splitting rows into files: any order with a file per session open, and
+    sorted by session with one open at a time (many sessions)."""
     from pyarrow import dataset, parquet
 
+    from session_backup import backtest
+
+    monkeypatch.setattr(backtest, "MAX_OPEN_FILES", open_files)
     out = tmp_path / "export"
     result = deployment.cli(["--json", "export", "--scope", SCOPE_A, "--format", "parquet", "--out", str(out)])
     assert result.exit_code == 0, result.output

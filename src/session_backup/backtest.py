@@ -365,13 +365,14 @@ def _manifest_checksums(warehouse: Warehouse, sessions: list[SessionRef], tables
     return checksums
 
 
-def _record_batches(warehouse: Any, table: str, sessions: list[SessionRef]):
-    """The multi-session restore of a table, ordered by session, as Arrow record batches."""
+def _record_batches(warehouse: Any, table: str, sessions: list[SessionRef], ordered: bool = True):
+    """The multi-session restore of a table as Arrow record batches (ordered by session, or
+    in any order)."""
     session_ids = [session.session_id for session in sessions]
     if warehouse.kind == "duckdb":
         source = warehouse.function_call(f"restore_{table}_sessions", "$session_ids")
-        relation = warehouse.connection.sql(
-            f'select * from {source} order by "session_id"', params={"session_ids": session_ids})
+        order = ' order by "session_id"' if ordered else ""
+        relation = warehouse.connection.sql(f"select * from {source}{order}", params={"session_ids": session_ids})
         return relation.to_arrow_reader(100_000)
     from google.cloud import bigquery
 
@@ -381,7 +382,8 @@ def _record_batches(warehouse: Any, table: str, sessions: list[SessionRef]):
         parameters += [bigquery.ArrayQueryParameter("scopes", "STRING", sorted({s.scope for s in sessions})),
                        bigquery.ScalarQueryParameter("closed_since", "DATE", _earliest_date(sessions))]
         source = warehouse.function_call(f"restore_{table}_sessions_pruned", "@session_ids, @scopes, @closed_since")
-    job = warehouse.client.query(f"select * from {source} order by `session_id`",
+    order = " order by `session_id`" if ordered else ""
+    job = warehouse.client.query(f"select * from {source}{order}",
                                  job_config=bigquery.QueryJobConfig(query_parameters=parameters))
     return job.result().to_arrow_iterable()
 
@@ -462,42 +464,54 @@ def export_sessions(warehouse: Warehouse, sessions: list[SessionRef], tables: li
     return manifest
 
 
+MAX_OPEN_FILES = 200  # beyond this many sessions, rows come sorted by session (one file open at a time)
+
+
 def _export_table(warehouse: Warehouse, output: _Output, table: str, sessions: list[SessionRef],
                   checksums: dict, on_progress: Callable[[int], None]) -> list[dict]:
-    """One table of every session: a single restore query ordered by session, each run of one
-    session's rows streamed into its own file (bounded memory)."""
+    """One table of every session from a single restore query, each session's rows streamed
+    into its own file (bounded memory). Up to MAX_OPEN_FILES sessions the rows come in any
+    order (sorting them cost as much as writing them) and every file stays open until the end;
+    beyond, they come sorted and a file is closed as soon as the next session starts."""
     import pyarrow as pa
-    from pyarrow import parquet
+    from pyarrow import compute, parquet
 
     by_id = {session.session_id: session for session in sessions}
+    ordered = len(sessions) > MAX_OPEN_FILES
     files: list[dict] = []
+    writers: dict[str, Any] = {}
+    rows: dict[str, int] = {}
     schema = None
-    writer = None
-    current = None
-    current_rows = 0
-    for batch in _record_batches(warehouse, table, sessions):
+
+    def close(session_id: str) -> None:
+        writers.pop(session_id).close()
+        files.append(_finish_file(output, table, by_id[session_id], rows[session_id], checksums))
+        on_progress(1)
+
+    for batch in _record_batches(warehouse, table, sessions, ordered=ordered):
         schema = batch.schema
-        ids = batch.column(batch.schema.get_field_index("session_id")).to_pylist()
+        index = batch.schema.get_field_index("session_id")
+        if not ordered:
+            batch = batch.take(compute.sort_indices(batch.column(index)))
+        ids = batch.column(index).to_pylist()
         start = 0
         while start < len(ids):
+            session_id = ids[start]
             end = start
-            while end < len(ids) and ids[end] == ids[start]:
+            while end < len(ids) and ids[end] == session_id:
                 end += 1
-            if ids[start] != current:
-                if writer is not None:
-                    writer.close()
-                    files.append(_finish_file(output, table, by_id[current], current_rows, checksums))
-                    on_progress(1)
-                current, current_rows = ids[start], 0
-                writer = parquet.ParquetWriter(
-                    output.local_path(export_path(table, by_id[current])), schema, compression="zstd")
-            writer.write_batch(batch.slice(start, end - start))
-            current_rows += end - start
+            if session_id not in writers:
+                if ordered:
+                    for finished in list(writers):
+                        close(finished)
+                writers[session_id] = parquet.ParquetWriter(
+                    output.local_path(export_path(table, by_id[session_id])), schema, compression="zstd")
+                rows[session_id] = 0
+            writers[session_id].write_batch(batch.slice(start, end - start))
+            rows[session_id] += end - start
             start = end
-    if writer is not None:
-        writer.close()
-        files.append(_finish_file(output, table, by_id[current], current_rows, checksums))
-        on_progress(1)
+    for session_id in list(writers):
+        close(session_id)
     written = {entry["session_id"] for entry in files}
     if schema is None:
         schema = _empty_schema(warehouse, table)
