@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -225,7 +226,8 @@ def _one_line(message: str) -> str:
 
 
 def _tables_named(settings: Settings, errors: list[str]) -> list[str]:
-    """Declared tables whose nodes failed (`head_orders: ...` names orders)."""
+    """Declared tables a failure is about: its node (`changes_orders: ...`), or else the
+    tables its message names (`... "backup"."head_orders" ...`, `table 'orders'`)."""
     from session_backup.declarations import load_declarations
 
     try:
@@ -234,18 +236,20 @@ def _tables_named(settings: Settings, errors: list[str]) -> list[str]:
         return []
     found = []
     for error in errors:
-        node = error.split(":", 1)[0].strip()
+        node, _, message = error.partition(":")
+        by_node = [name for name in names if node.strip() == name or node.strip().endswith("_" + name)]
+        if by_node:
+            found.append(by_node[0])
+            continue
         for name in names:
-            if node == name or node.endswith("_" + name):
+            quoted = re.escape(name)
+            if re.search(rf"\b(?:head|history|changes|checksums)_{quoted}\b|'{quoted}'", message):
                 found.append(name)
-                break
     return list(dict.fromkeys(found))
 
 
 def _pending_sessions(settings: Settings, tables: list[str]) -> str:
-    """' for table orders (sessions VN-1, VN-2 wait for it)', or '' when it cannot be told."""
-    if not tables:
-        return ""
+    """' for table orders (session 'VN-2' not backed up)', or as much of it as can be told."""
     from session_backup.declarations import load_declarations
     from session_backup.status import session_states
     from session_backup.warehouse import open_warehouse
@@ -254,13 +258,13 @@ def _pending_sessions(settings: Settings, tables: list[str]) -> str:
         with open_warehouse(settings) as warehouse:
             states = session_states(warehouse, load_declarations(settings.project_dir))
     except Exception:  # noqa: BLE001 - as above
-        return f" for table {', '.join(tables)}"
+        return f" for table {', '.join(tables)}" if tables else ""
     waiting = [state["session_id"] for state in states
-               if any(table in state.get("missing_tables", {}) for table in tables)]
+               if any(table in state.get("missing_tables", {}) for table in tables or state.get("missing_tables", {}))]
     shown = ", ".join(repr(session_id) for session_id in waiting[:3])
     more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
     sessions = f" (session {shown}{more} not backed up)" if waiting else ""
-    return f" for table {', '.join(tables)}{sessions}"
+    return (f" for table {', '.join(tables)}" if tables else "") + sessions
 
 
 def _record(settings: Settings, run: BackupRun) -> None:
