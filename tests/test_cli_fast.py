@@ -16,7 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from session_backup.backup import check_writable
+from session_backup.backup import _held_file, check_writable
 from session_backup.cli import main
 from session_backup.config import load_settings
 from session_backup.errors import BackupError
@@ -263,6 +263,12 @@ def test_a_held_database_names_the_process_that_holds_it(site):
         assert len(result.output.strip().splitlines()) == 1
         with pytest.raises(DatabaseBusy, match=f"PID {holder.pid}"):
             wait_until_free(site / "backup.duckdb", wait=False)
+        # The same error met by dbt itself (a reader that came after the check) reads the same.
+        with pytest.raises(duckdb.IOException) as raised:
+            duckdb.connect(str(site / "backup.duckdb"))
+        busy = _held_file([f"backup_sessions: {raised.value}"])
+        assert busy is not None and busy.holder.startswith(f"PID {holder.pid} (")
+        assert busy.path == site / "backup.duckdb"
     finally:
         holder.kill()
         holder.wait()

@@ -17,7 +17,7 @@ from pathlib import Path
 from session_backup.config import Settings
 from session_backup.errors import REFUSAL_MARKER, BackupError, ProblemFound
 from session_backup.run_log import RUNS_TABLE, BackupRun, record_run, utc_now
-from session_backup.warehouse import wait_until_free
+from session_backup.warehouse import DatabaseBusy, lock_holder, wait_until_free
 
 
 @contextmanager
@@ -168,6 +168,9 @@ def run_backup(
         failed_tables = _tables_named(settings, result.errors)
         _record(settings, BackupRun(started_at, utc_now(), "refused" if refusals else "failed",
                                     _one_line(errors[0]), failed_tables))
+        busy = _held_file(result.errors)
+        if busy is not None:  # opened by someone between the check above and dbt's own open
+            raise busy
     detail = "; ".join(errors)
     if refusals:
         raise ProblemFound(
@@ -219,6 +222,15 @@ def _logging_errors_silenced() -> Iterator[None]:
         yield
     finally:
         logging.raiseExceptions = saved
+
+
+def _held_file(errors: list[str]) -> DatabaseBusy | None:
+    for error in errors:
+        holder = lock_holder(error)
+        locked = re.search(r'Could not set lock on file "(?P<path>[^"]+)"', error)
+        if holder and locked:
+            return DatabaseBusy(Path(locked["path"]), holder)
+    return None
 
 
 def _one_line(message: str) -> str:
