@@ -20,7 +20,10 @@ Measured per strategy, in the same run:
 - rows and bytes stored after n sessions. Bytes: each stored table exported to Parquet (zstd)
   and the files' sizes summed (DuckDB's own per-table sizes are not reliable);
 - restore time (create a table from restore_<table>(session) for every table) at several ages;
-- dbt's fixed per-invocation cost: a `dbt build` with nothing pending.
+- dbt's fixed per-invocation cost: a `dbt build` with nothing pending;
+- back-testing on the history catch-up backup (measure_backtest, results.json "backtest"): one
+  multi-session restore vs a plain-copy select and vs one restore per session, diff vs restoring
+  both sessions and comparing, export to Parquet vs a plain copy to Parquet.
 The floor: a plain copy (`insert into copy select * from landing where session_id = ?`, and
 `create table as select * from copy where session_id = ?` to restore), timed in SQL.
 
@@ -314,6 +317,86 @@ def worker_catchup(args: argparse.Namespace) -> dict:
     log(f"  {args.strategy} catch-up of {len(session_ids)}: {run.seconds:.2f}s wall, {record['sql_seconds']:.2f}s sql")
     shutil.rmtree(deployment.backup_db.parent, ignore_errors=True)
     return {"strategy": args.strategy, "run": record}
+
+
+def measure_backtest(backup_db: Path, landing_db: Path, memory_limit: str, sessions: int = 100) -> dict:
+    """Back-testing on the history backup against the floor, on the first `sessions` sessions of
+    the first scope: one multi-session restore vs a plain-copy select of the same rows and vs
+    one restore per session; diff vs restoring both sessions and comparing them (neighbours and
+    the farthest pair); export to Parquet vs a plain copy of the same rows to Parquet."""
+    import dataclasses
+    import tempfile
+
+    from session_backup import backtest
+    from session_backup.config import load_settings
+    from session_backup.warehouse import DuckDBWarehouse
+
+    settings = dataclasses.replace(load_settings(REPO), backup_db=backup_db, landing_db=landing_db)
+    warehouse = DuckDBWarehouse(settings, read_only=False)
+    con = warehouse.connection
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+    tables = [row[0] for row in con.execute(
+        "select distinct table_name from backup.backup.backup_manifest order by 1").fetchall()]
+    scope = con.execute("select min(scope) from backup.backup.backup_sessions").fetchone()[0]
+    chosen = backtest.sessions_between(warehouse, scope, None, None, tables)[:sessions]
+    ids = [session.session_id for session in chosen]
+    con.execute("create schema if not exists bench_backtest")
+
+    def timed(work) -> float:
+        started = time.perf_counter()
+        work()
+        return round(time.perf_counter() - started, 4)
+
+    def each_table(sql: str, **params) -> None:
+        for table in tables:
+            con.execute(sql.format(table=table), params)
+
+    def singles() -> None:
+        each_table("create or replace table bench_backtest.single_{table} as "
+                   "select * from backup.backup.restore_{table}($id) limit 0", id=ids[0])
+        for session_id in ids:
+            each_table("insert into bench_backtest.single_{table} select * from backup.backup.restore_{table}($id)", id=session_id)
+
+    def compare(from_id: str, to_id: str) -> None:
+        each_table("select count(*) from ((select * exclude (session_id) from backup.backup.restore_{table}($a) except all "
+                   "select * exclude (session_id) from backup.backup.restore_{table}($b)) union all "
+                   "(select * exclude (session_id) from backup.backup.restore_{table}($b) except all "
+                   "select * exclude (session_id) from backup.backup.restore_{table}($a)))", a=from_id, b=to_id)
+
+    def diff(from_id: str, to_id: str) -> None:
+        each_table("select count(*) from backup.backup.diff_{table}($a, $b)", a=from_id, b=to_id)
+
+    def plain_parquet(folder: Path) -> None:
+        for table in tables:
+            for index, session_id in enumerate(ids):
+                literal = "'" + session_id.replace("'", "''") + "'"
+                con.execute(f"copy (select * from landing.main.{table} where session_id = {literal}) "
+                            f"to '{folder}/{table}_{index}.parquet' (format parquet, compression zstd)")
+
+    result = {"sessions": len(ids), "tables": tables}
+    result["restore_many_seconds"] = timed(lambda: each_table(
+        "create or replace table bench_backtest.many_{table} as select * from backup.backup.restore_{table}_sessions($ids)", ids=ids))
+    result["plain_select_seconds"] = timed(lambda: each_table(
+        "create or replace table bench_backtest.plain_{table} as select * from landing.main.{table} "
+        "where list_contains($ids, session_id)", ids=ids))
+    result["restore_singles_seconds"] = timed(singles)
+    for label, (from_id, to_id) in {"neighbours": (ids[-2], ids[-1]), "farthest": (ids[0], ids[-1])}.items():
+        result[f"diff_{label}_seconds"] = timed(lambda a=from_id, b=to_id: diff(a, b))
+        result[f"compare_{label}_seconds"] = timed(lambda a=from_id, b=to_id: compare(a, b))
+    with tempfile.TemporaryDirectory(dir=backup_db.parent) as folder:
+        result["export_seconds"] = timed(lambda: backtest.export_sessions(warehouse, chosen, tables, f"{folder}/export"))
+        Path(folder, "plain").mkdir()
+        result["plain_parquet_seconds"] = timed(lambda: plain_parquet(Path(folder, "plain")))
+    warehouse.close()
+    result["ratios"] = {
+        "restore_many_vs_plain_select": round(result["restore_many_seconds"] / result["plain_select_seconds"], 2),
+        "singles_vs_restore_many": round(result["restore_singles_seconds"] / result["restore_many_seconds"], 2),
+        "compare_vs_diff_neighbours": round(result["compare_neighbours_seconds"] / result["diff_neighbours_seconds"], 2),
+        "compare_vs_diff_farthest": round(result["compare_farthest_seconds"] / result["diff_farthest_seconds"], 2),
+        "export_vs_plain_parquet": round(result["export_seconds"] / result["plain_parquet_seconds"], 2),
+    }
+    return result
 
 
 WORKERS = {"plain": worker_plain, "steady": worker_steady, "catchup": worker_catchup, "export": worker_export}
@@ -634,6 +717,11 @@ def scenario(args: argparse.Namespace, scale_factor: float, sessions: int, scope
             data["catchup"] = run_worker(args, "catchup", strategy, landing_db)
         results["strategies"][strategy] = data
     release(landing_db, None)
+    if "catchup" in results["strategies"].get("history", {}):
+        log("history: back-testing (many sessions, diff, export) ...")
+        results["backtest"] = measure_backtest(Path(args.work) / "history" / "catchup" / "backup.duckdb",
+                                               landing_db, args.memory_limit)
+        log(f"  back-testing ratios: {results['backtest']['ratios']}")
     per_session_rows = sum(landing["rows"].values()) // max(1, sessions * len(scopes.split(",")))
     results["meta"] = {
         "date": time.strftime("%Y-%m-%d %H:%M"), "scale_factor": scale_factor, "sessions": sessions * len(scopes.split(",")),
