@@ -79,8 +79,12 @@ def choose_tables(
                 f"Table {table!r} is not declared for backup (declared: {', '.join(sorted(declared_names))})."
             )
     wanted = requested or sorted(declared_names | set(available))
-    missing = {table: reason for table, reason in _missing_reasons(warehouse, session_id, declared).items()
-               if table in wanted and table not in available}
+    reasons_by_table = _missing_reasons(warehouse, session_id, declared)
+    missing = {
+        table: reasons_by_table.get(table, "not in the backup manifest")
+        for table in wanted
+        if table in declared_names and table not in available
+    }
     if not missing:
         return requested or available
     reasons = "; ".join(f"{table}: {reason}" for table, reason in sorted(missing.items()))
