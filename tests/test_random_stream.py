@@ -41,18 +41,12 @@ from support.random_stream import (
     run_backup,
     run_backup_killed,
     write_points,
+    writes_backup,
 )
 
 DEFAULT_SEED = 20261202
 SEED = int(os.environ.get("SESSION_BACKUP_SOAK_SEED") or DEFAULT_SEED)
 SESSIONS = int(os.environ.get("SESSION_BACKUP_SOAK_SESSIONS") or 0)
-WRITE_NODES = (
-    "backup_sessions",
-    "backup_manifest",
-    "history_",
-    "head_",
-    "session_backup-on-run-end",
-)
 
 
 @dataclass
@@ -167,7 +161,7 @@ class Stream:
             error = error_line(outcome.output)
             self.check(f"{label}, which failed on its own", error)
             self.fail(f"{label}: backup exited {outcome.exit_code}", [error])
-        if any(entry[1].startswith("head_") for entry in outcome.trace):
+        if any(entry[1] != "-" for entry in write_points(outcome.trace)):
             self.reference = outcome.trace
         self.check(label)
         self.check_complete(label)
@@ -177,12 +171,12 @@ class Stream:
         """A fault spec and where it lands, from the statements of the last clean run."""
         rng = self.rng
         action = "kill" if rng.random() < 0.4 else "raise"
-        points = [
-            entry for entry in write_points(self.reference) if entry[1].startswith(WRITE_NODES)
-        ]
-        # A node first, then one of its statements: every write step is as likely as any other,
-        # however many statements it takes.
-        nodes = sorted({entry[1] for entry in points})
+        points = [entry for entry in write_points(self.reference) if entry[1] != "-"]
+        # A node first, then one of its statements, so a step of many statements is not favoured;
+        # half the time a node that writes the backup itself (History, Head, manifest), where a
+        # fault matters most.
+        core = sorted({entry[1] for entry in points if writes_backup(entry[2])})
+        nodes = core if core and rng.random() < 0.5 else sorted({entry[1] for entry in points})
         node = rng.choice(nodes)
         if rng.random() < 0.2 and not node.startswith("session_backup-"):
             point = rng.choice(["before-node", "after-node"])

@@ -361,6 +361,15 @@ def write_points(trace: list[tuple[int, str, str]]) -> list[tuple[int, str, str]
     return [entry for entry in trace if entry[2].lower().startswith(WRITE_VERBS)]
 
 
+def writes_backup(statement: str) -> bool:
+    """A statement that changes the backup itself (not its per-run working tables)."""
+    lowered = statement.lower()
+    return (
+        lowered.startswith(("insert", "delete", "update", "merge"))
+        and '"backup"."backup".' in lowered
+    )
+
+
 @contextmanager
 def fault_environment(fault: str | None, trace: Path) -> Iterator[None]:
     saved = {
