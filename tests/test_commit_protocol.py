@@ -227,3 +227,39 @@ def test_the_commit_node_alone_does_not_commit_an_earlier_runs_work(deployment):
             "select count(*) from backup.backup.backup_manifest where session_id = 'vn-2'").fetchone()[0] == 0
     assert deployment.backup().exit_code == 0
     assert assert_restores_exactly(deployment, TABLES) == 3 * 2
+
+
+def test_a_commit_racing_another_rolls_back_whole(deployment):
+    """Another run commits the same sessions between this run's change detection and its
+    commit (simulated: the manifest row of one table is written through dbt's own connection
+    when the commit node starts). The guard inside the transaction fails this run, and the
+    tables it had already written in the same transaction roll back with it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    from session_backup.backup import _release_duckdb
+
+    land(deployment, "vn-2", "VN", "2024-01-02", 2)
+    before = restored_state(deployment)
+
+    def commit_elsewhere(event) -> None:
+        node = getattr(getattr(event.data, "node_info", None), "node_name", "")
+        if event.info.name == "NodeStart" and node == "backup_commit":
+            cursor = DuckDBConnectionManager._ENV.handle().cursor()  # its own transaction
+            cursor.execute("insert into backup.backup.backup_manifest (session_id, table_name) values ('vn-2', 'wide')")
+
+    with deployment.environment():
+        try:
+            result = dbtRunner(callbacks=[commit_elsewhere]).invoke(
+                ["build", "--exclude", "tag:backup_invariant", "--project-dir", str(deployment.project)])
+        finally:
+            _release_duckdb()
+    assert not result.success
+    with deployment.backup_connection() as connection:
+        # 'bag' was written before 'wide' in the same transaction: rolled back with it.
+        assert connection.execute(
+            "select count(*) from backup.backup.backup_manifest where session_id = 'vn-2' and table_name = 'bag'"
+        ).fetchone()[0] == 0
+    log = (deployment.root / "logs" / "dbt.log").read_text()
+    assert "already committed by another run" in log and "vn-2" in log
+    assert_unchanged(deployment, before)
