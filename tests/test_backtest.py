@@ -301,6 +301,8 @@ def test_export_parquet_by_scope_and_session(deployment, tmp_path, monkeypatch, 
             assert written.column_names == columns
             assert multiset([tuple(row.values()) for row in written.to_pylist()]) == multiset(expected)
             assert entry["row_count"] == len(expected) == entry["backup"]["row_count"]
+    again = deployment.cli(["export", "--scope", SCOPE_A, "--out", str(out)])
+    assert again.exit_code == 2 and "not an empty folder" in again.output  # stale files would be read too
     # A back-test runner reads a table's folder with the partitions decoded back to the ids.
     items = dataset.dataset(out / "items", format="parquet", partitioning="hive").to_table()
     assert set(items.column("backup_session").to_pylist()) == {A1, A2, A3, A5}  # A4 is empty
@@ -450,6 +452,8 @@ def test_bigquery_export_to_gcs(bigquery_backup, deployment):
     result = target.cli(["--json", "export", "--scope", SCOPE_A, "--out", "gs://bt-export/run 1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["manifest"] == "gs://bt-export/run 1/manifest.json"
+    again = target.cli(["export", "--scope", SCOPE_A, "--out", "gs://bt-export/run 1"])
+    assert again.exit_code == 2 and "already holds objects" in again.output
     bucket = client.bucket("bt-export")
     manifest = json.loads(bucket.blob("run 1/manifest.json").download_as_bytes())
     assert len(manifest["files"]) == len(SCOPE_A_SESSIONS) * len(TABLES)

@@ -401,11 +401,18 @@ class _Output:
 
             self.bucket = make_storage_client().bucket(bucket)
             self.prefix = prefix.strip("/")
+            if any(True for _ in self.bucket.client.list_blobs(self.bucket, prefix=self.prefix + "/" if self.prefix
+                                                                 else None, max_results=1)):
+                raise BackupError(f"{out} already holds objects; export into a new prefix (a reader of a table's "
+                                  "folder would also read what is there).")
             self.staging = Path(tempfile.mkdtemp(prefix="session-backup-export-"))
             self.root = self.staging
         else:
             self.bucket = None
             self.root = Path(out)
+            if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+                raise BackupError(f"{out} is not an empty folder; export into a new one (a reader of a table's "
+                                  "folder would also read the files already there).")
             self.root.mkdir(parents=True, exist_ok=True)
 
     def local_path(self, relative: str) -> Path:
