@@ -140,30 +140,25 @@ def random_value(rng: random.Random, type_: str) -> object:
 
 
 def random_tables(rng: random.Random, hostile: bool) -> list[TableSpec]:
-    """A plain keyed table (so not everything fails at once), a keyed and a keyless table with
-    names from the hostile alphabet (or plain ones), and a keyless table with a case twin."""
-    names = list(HOSTILE_NAMES if hostile else PLAIN_NAMES)
-
-    def columns(count: int, pool: list[str]) -> list[Column]:
-        chosen = rng.sample(pool, count)
-        for name in chosen:
-            pool.remove(name)
-        return [Column(name, rng.choice(TYPES)) for name in chosen]
-
-    plain_pool = list(PLAIN_NAMES)
-    tables = [TableSpec("plain_items", [Column("item_id", "integer")], columns(4, plain_pool))]
-    pool = list(names)
+    """A plain keyed table (so not everything fails at once), then a keyed and a keyless table
+    that share out the whole hostile alphabet (or the plain names) in a random order and types;
+    with hostile names, each also gets one of the case twins."""
+    plain = [Column(name, rng.choice(TYPES)) for name in rng.sample(PLAIN_NAMES, 4)]
+    tables = [TableSpec("plain_items", [Column("item_id", "integer")], plain)]
+    names = rng.sample(
+        HOSTILE_NAMES if hostile else PLAIN_NAMES, len(HOSTILE_NAMES if hostile else PLAIN_NAMES)
+    )
     key_count = rng.choice([1, 2])
-    key = [
-        Column(column.name, rng.choice(["integer", "varchar", "bigint"]))
-        for column in columns(key_count, pool)
-    ]
-    twin_keyed, twin_keyless = CASE_TWINS if rng.random() < 0.5 else CASE_TWINS[::-1]
-    keyed_extra = [Column(twin_keyed, "decimal(18,4)")] if hostile else []
-    tables.append(TableSpec("keyed_rows", key, columns(min(3, len(pool)), pool) + keyed_extra))
-    pool = list(names)
-    keyless_extra = [Column(twin_keyless, "double")] if hostile else []
-    tables.append(TableSpec("keyless_rows", [], columns(4, pool) + keyless_extra))
+    key = [Column(name, rng.choice(["integer", "varchar", "bigint"])) for name in names[:key_count]]
+    rest = [Column(name, rng.choice(TYPES)) for name in names[key_count:]]
+    half = len(rest) // 2
+    keyed, keyless = rest[:half], rest[half:]
+    if hostile:
+        twin_keyed, twin_keyless = CASE_TWINS if rng.random() < 0.5 else CASE_TWINS[::-1]
+        keyed.append(Column(twin_keyed, "decimal(18,4)"))
+        keyless.append(Column(twin_keyless, "double"))
+    tables.append(TableSpec("keyed_rows", key, keyed))
+    tables.append(TableSpec("keyless_rows", [], keyless))
     return tables
 
 
@@ -174,9 +169,6 @@ class Landed:
     columns: list[str]
     types: list[str]
     rows: Counter
-
-    def describe(self) -> str:
-        return f"{len(self.columns)} columns, {sum(self.rows.values())} rows"
 
 
 @dataclass
