@@ -18,10 +18,7 @@ from session_backup.errors import BackupError
 
 def _prepare_cold_reads(ctx: Context, session_ids: list[str], tables: list[str]) -> None:
     """Cold files checked (and fetched) once for the tables; pruned sessions refused."""
-    try:
-        from session_backup.cold import prepare_cold_reads
-    except ImportError:  # the module's older home
-        from session_backup.cold import prepare_cold_reads
+    from session_backup.cold import prepare_cold_reads
 
     if len(session_ids) == 1:
         prepare_cold_reads(ctx.settings, session_ids[0], tables)
@@ -112,8 +109,7 @@ def restore_selected(ctx: Context, *, session_id: str | None, tables: tuple[str,
             sources = {table: backtest.single_restore_source(warehouse, table, ids[0]) for table in chosen}
         else:
             sources = {table: backtest.restore_source(warehouse, table, sessions) for table in chosen}
-        if not ctx.quiet:
-            ctx.note(f"restoring {len(chosen)} table(s) of {len(ids)} session(s) into {into_schema} ...")
+        ctx.note(f"restoring {len(chosen)} table(s) of {len(ids)} session(s) into {into_schema} ...")
         counts = backtest.materialize(warehouse, sources, into_schema, as_views)
     kind = "view" if as_views else "table"
     payload = {**how, "into": into_schema, "kind": kind, "sessions": [session.as_dict() for session in sessions],
