@@ -275,7 +275,8 @@ def _pending_sessions(settings: Settings, tables: list[str]) -> str:
                if any(table in state.get("missing_tables", {}) for table in tables or state.get("missing_tables", {}))]
     shown = ", ".join(repr(session_id) for session_id in waiting[:3])
     more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
-    sessions = f" (session {shown}{more} not backed up)" if waiting else ""
+    noun = "session" if len(waiting) == 1 else "sessions"
+    sessions = f" ({noun} {shown}{more} not backed up)" if waiting else ""
     return (f" for table {', '.join(tables)}" if tables else "") + sessions
 
 
