@@ -2,7 +2,7 @@
     {#- Columns of a landing table in landing order. `session_id` is landing plumbing: the
         backup stores it once per session, not once per row. -#}
     {%- set relation = source('landing', table_name) -%}
-    {%- set columns = adapter.get_columns_in_relation(relation) -%}
+    {%- set columns = session_backup._landing_columns_cached(relation) -%}
     {%- if columns | length == 0 -%}
         {{ exceptions.raise_compiler_error("session_backup refused: Landing table " ~ relation ~ " does not exist or has no columns; "
             ~ "it is declared for backup in models/landing/_landing__sources.yml.") }}
@@ -29,4 +29,21 @@
     {#- The Head table is read by its own change detection, which cannot `ref` it without a cycle. -#}
     {%- set schema = generate_schema_name(none, none) -%}
     {{ return(adapter.get_relation(database=target.database, schema=schema, identifier=identifier)) }}
+{% endmacro %}
+
+
+{% macro _landing_columns_cached(relation) %}
+    {#- One `describe` per landing table and node: a node asks for the same columns many times
+        (change detection, Head and History layouts, the commit's statements per table). The
+        cache lives in this node's `model` context object, so the next node (and the next run)
+        describes landing again and sees a column added in between. -#}
+    {%- if not execute or model is not mapping -%}
+        {{ return(adapter.get_columns_in_relation(relation)) }}
+    {%- endif -%}
+    {%- set cache = model.setdefault('_session_backup_landing_columns', {}) -%}
+    {%- set key = relation | string -%}
+    {%- if key not in cache -%}
+        {%- do cache.update({key: adapter.get_columns_in_relation(relation)}) -%}
+    {%- endif -%}
+    {{ return(cache[key]) }}
 {% endmacro %}

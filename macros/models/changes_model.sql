@@ -51,25 +51,23 @@ batch_bounds as (
     group by backup_scope
 ),
 
+{% if table.is_keyless -%}
 landing_rows as (
-    {#- The one pass that reads every landing column: to hash it. -#}
+    {#- A keyless row is its content: every column is read and hashed twice (128-bit identity). -#}
     select
         pending_sessions.backup_scope,
         pending_sessions.session_seq,
         {%- for column in columns %}
         landing.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
-        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-        {%- if table.is_keyless %},
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
         {{ session_backup.row_check_hash(columns, 'landing') }} as backup_row_check_hash
-        {%- endif %}
     from {{ source('landing', table_name) }} as landing
     inner join pending_sessions
         on landing.session_id = pending_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing') }}
 ),
 
-{% if table.is_keyless -%}
 landing_values as (
     {#- A keyless table stores each distinct row once per version, with its multiplicity. -#}
     select
@@ -84,13 +82,44 @@ landing_values as (
     from landing_rows
     group by backup_scope, session_seq, backup_row_hash, backup_row_check_hash
 ),
+
+landing_hashes as (
+    select * from landing_values
+),
 {%- else -%}
-landing_values as (
-    select * from landing_rows
+landing_hashes as {{ session_backup.not_materialized() }} (
+    {#- The pass that reads every landing column, to hash it; it keeps only the narrow state
+        (scope, session, key, hash). Values are read again only for the versions that changed
+        (landing_values), so no wide copy of the batch is ever held. -#}
+    select
+        pending_sessions.backup_scope,
+        pending_sessions.session_seq,
+        {%- for name in identity %}
+        landing.{{ name }},
+        {%- endfor %}
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
+    from {{ source('landing', table_name) }} as landing
+    inner join pending_sessions
+        on landing.session_id = pending_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing') }}
+),
+
+landing_values as {{ session_backup.not_materialized() }} (
+    {#- Landing rows with their values, joined only with the versions that opened. -#}
+    select
+        pending_sessions.backup_scope,
+        pending_sessions.session_seq,
+        {%- for column in columns %}
+        landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ source('landing', table_name) }} as landing
+    inner join pending_sessions
+        on landing.session_id = pending_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing') }}
 ),
 {%- endif %}
 
-landing_states as (
+landing_states as {{ session_backup.not_materialized() }} (
     select
         backup_scope,
         session_seq,
@@ -98,7 +127,7 @@ landing_states as (
         {{ state | join(', ') }},
         cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
         cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
-    from landing_values
+    from landing_hashes
 ),
 
 head_states as (
@@ -128,19 +157,54 @@ head_states as (
     {%- endif %}
 ),
 
-all_states as (
+{% if session_backup._batch_has_one_session_per_scope(table_name) -%}
+versions as (
+    {{ session_backup.version_pairs('landing_states', 'head_states', identity, compared) }}
+),
+{%- else -%}
+all_states as {{ session_backup.not_materialized() }} (
     select * from landing_states
     union all
     select * from head_states
 ),
 
+{%- set rescan = none -%}
+{%- if not table.is_keyless -%}
+{%- set rescan -%}
+        {#- The few irregular keys' rows, read again narrowly: the join on the key runs before
+            the hash, so only their rows are hashed a second time. #}
+        select
+            pending_sessions.backup_scope,
+            pending_sessions.session_seq,
+            {%- for name in identity %}
+            landing.{{ name }},
+            {%- endfor %}
+            {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
+            cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
+            cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
+        from {{ source('landing', table_name) }} as landing
+        inner join pending_sessions
+            on landing.session_id = pending_sessions.session_id
+        inner join irregular_keys
+            on irregular_keys.backup_scope = pending_sessions.backup_scope
+            {%- for name in identity %}
+            and irregular_keys.{{ name }} is not distinct from landing.{{ name }}
+            {%- endfor %}
+        {{ session_backup.landing_batch_filter(table_name, 'landing') }}
+        union all
+        select head_states.*
+        from head_states
+        inner join irregular_keys
+            on irregular_keys.backup_scope = head_states.backup_scope
+            {%- for name in identity %}
+            and irregular_keys.{{ name }} is not distinct from head_states.{{ name }}
+            {%- endfor %}
+{%- endset -%}
+{%- endif %}
 versions as (
-    {%- if session_backup._batch_has_one_session_per_scope(table_name) %}
-    {{ session_backup.version_pairs('landing_states', 'head_states', identity, compared) }}
-    {%- else %}
-    {{ session_backup.version_runs('all_states', identity, state, compared) }}
-    {%- endif %}
+    {{ session_backup.version_runs('all_states', identity, state, compared, rescan) }}
 ),
+{%- endif %}
 
 classified as (
     select
@@ -247,4 +311,21 @@ from changes
     {%- endset -%}
     {%- set result = run_query(query) -%}
     {{ return(result.columns[0].values()[0] | int <= 1) }}
+{% endmacro %}
+
+
+{% macro not_materialized() %}
+    {#- Marks a CTE that is read more than once as one to inline, not to materialize: the batch's
+        landing rows are re-read (cheap, columnar) instead of being copied (DuckDB materializes
+        such CTEs by default; a catch-up's copy would not fit its memory limit). -#}
+    {{ return(adapter.dispatch('not_materialized', 'session_backup')()) }}
+{% endmacro %}
+
+{% macro default__not_materialized() %}
+    {#- BigQuery never materializes a CTE: nothing to say. -#}
+    {{ return('') }}
+{% endmacro %}
+
+{% macro duckdb__not_materialized() %}
+    {{ return('not materialized') }}
 {% endmacro %}

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Profile the Head/History write path on the bench's landing stream, node by node.
+
+    python scripts/profile_write_path.py --prefix 50 --singles 3     # steady state after 50 sessions
+    python scripts/profile_write_path.py --catchup 100                # one run over 100 pending sessions
+
+A private project copy (scripts/bench_project.py, strategy `history`) backs up the first
+`--prefix` sessions in one run and keeps a copy of that backup database; each measured run starts
+from that copy, so runs can be repeated after a change to the macros. Per run it prints the wall
+time of `session-backup backup` (in-process, as the CLI runs it), the SQL time of every node, and
+the plain-copy insert of the same session (timed in the same process, side by side).
+Peak RSS of the catch-up is sampled by psutil from a parent process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "src"))
+
+NODE_PREFIXES = ("checksums_", "changes_", "history_", "head_", "backup_commit")
+
+
+def plain_insert_seconds(landing_db: Path, session_id: str, memory_limit: str) -> float:
+    """The floor: insert one session's rows of every landing table into plain copies."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        if memory_limit:
+            con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute(f"attach '{landing_db}' as landing (read_only)")
+        tables = [row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 'landing' "
+            "and table_name <> 'sessions' order by 1").fetchall()]
+        for table in tables:
+            con.execute(f"create table copy_{table} as select * from landing.main.{table} where false")
+        started = time.perf_counter()
+        for table in tables:
+            con.execute(f"insert into copy_{table} select * from landing.main.{table} where session_id = $1", [session_id])
+        return time.perf_counter() - started
+
+
+def run_backup(deployment) -> tuple[float, dict[str, float]]:
+    """`session-backup backup` in this process (lock, dbt build without invariant tests, run log)."""
+    from session_backup.backup import run_backup as backup
+    from session_backup.config import load_settings
+
+    with deployment.environment():
+        settings = load_settings(deployment.project)
+        started = time.perf_counter()
+        result = backup(settings)
+        seconds = time.perf_counter() - started
+    if not result.succeeded:
+        raise SystemExit("backup failed: " + "; ".join(result.errors))
+    return seconds, result.node_timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--landing-db", default="/tmp/session_backup_bench/landing_sf0.1_n100_VN_seed1.duckdb")
+    parser.add_argument("--work", default="/tmp/session_backup_profile")
+    parser.add_argument("--prefix", type=int, default=50, help="sessions backed up before the measured runs")
+    parser.add_argument("--singles", type=int, default=3, help="single-session runs measured after the prefix")
+    parser.add_argument("--catchup", type=int, default=0, help="instead: one run over this many pending sessions")
+    parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--reuse", action="store_true", help="reuse the prefix backup already in --work")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+    if args.catchup and not args.rss_child:
+        return catchup_with_rss(args, argv or sys.argv[1:])
+
+    from bench import landing_sessions, release
+    from bench_project import Deployment, make_project
+
+    work = Path(args.work)
+    landing_db = Path(args.landing_db)
+    session_ids = landing_sessions(landing_db)
+    project = work / "project"
+    saved = work / f"backup_after_{args.prefix}.duckdb"
+    backup_db = work / "backup.duckdb"
+    if not args.reuse or not project.exists():
+        shutil.rmtree(project, ignore_errors=True)
+        settings = {"memory_limit": args.memory_limit} if args.memory_limit else None
+        make_project(project, "history", duckdb_settings=settings)
+    else:
+        # Macros may have changed since: copy them again (the declarations stay).
+        shutil.copytree(REPO / "macros", project / "macros", dirs_exist_ok=True)
+    deployment = Deployment(project, backup_db, landing_db)
+    report: dict = {"runs": []}
+
+    if args.catchup:
+        backup_db.unlink(missing_ok=True)
+        release(landing_db, None)
+        release(landing_db, session_ids[:args.catchup])
+        seconds, nodes = run_backup(deployment)
+        report["runs"].append({"kind": "catchup", "sessions": args.catchup, "wall_seconds": seconds, "nodes": nodes})
+    else:
+        if not (args.reuse and saved.exists()):
+            backup_db.unlink(missing_ok=True)
+            release(landing_db, None)
+            release(landing_db, session_ids[:args.prefix])
+            seconds, _ = run_backup(deployment)
+            print(f"prefix of {args.prefix} sessions backed up in {seconds:.1f} s", file=sys.stderr)
+            shutil.copy(backup_db, saved)
+        for index in range(args.singles):
+            shutil.copy(saved, backup_db)
+            Path(str(backup_db) + ".wal").unlink(missing_ok=True)
+            release(landing_db, None)
+            position = args.prefix + (index % 1)  # the same next session each time: comparable runs
+            release(landing_db, session_ids[:position + 1])
+            seconds, nodes = run_backup(deployment)
+            plain = plain_insert_seconds(landing_db, session_ids[position], args.memory_limit)
+            report["runs"].append({"kind": "single", "session": session_ids[position], "wall_seconds": seconds,
+                                   "plain_insert_seconds": plain, "nodes": nodes})
+    release(landing_db, None)
+
+    for run in report["runs"]:
+        own = {name: value for name, value in run["nodes"].items() if name.startswith(NODE_PREFIXES)}
+        run["sql_seconds"] = sum(own.values())
+        if args.json:
+            continue
+        line = f"{run['kind']}: wall {run['wall_seconds']:.2f} s, SQL of the backup's nodes {run['sql_seconds']:.2f} s"
+        if "plain_insert_seconds" in run:
+            line += f", plain insert {run['plain_insert_seconds']:.2f} s ({run['sql_seconds'] / run['plain_insert_seconds']:.2f}x)"
+        print(line)
+        for name, value in sorted(run["nodes"].items(), key=lambda item: -item[1])[:12]:
+            print(f"    {value:7.3f}  {name}")
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
+def catchup_with_rss(args: argparse.Namespace, argv: list[str]) -> int:
+    import psutil
+
+    process = subprocess.Popen([sys.executable, __file__, *argv, "--rss-child"])
+    watched = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    print(f"peak RSS {peak / 2**20:.0f} MB")
+    return process.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
