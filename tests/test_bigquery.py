@@ -188,14 +188,18 @@ def test_emitted_ddl_partitions_and_clusters_on_real_columns(backed_up):
 
 
 def test_statements_that_scan_big_tables_carry_constant_filters(backed_up):
-    """The second run reads History only for the batch's closing days and landing only for the
-    batch's sessions (literal filters, so BigQuery prunes partitions and clustered blocks), and
-    the CLI restore calls restore_<t>_pruned with constants."""
+    """The second run writes every table's History, Head and manifest rows in one transaction
+    script (decision 0003) and reads landing only for the batch's sessions (literal filters, so
+    BigQuery prunes clustered blocks), and the CLI restore calls restore_<t>_pruned with
+    constants."""
     started, finished, _ = backed_up.runs["wave2"]
     wave2 = [job.query for job in backed_up.jobs(since=started) if job.created <= finished]
-    idempotence_reads = [query for query in wave2 if "from `local-proj`.`bk`.`history_orders`" in query
-                         and "backup_closed_date >= cast('2024-01-0" in query]
-    assert idempotence_reads, "the History model's idempotence read lost its partition filter"
+    commits = [query for query in wave2 if "begin transaction" in query.lower()]
+    assert len(commits) == 1, commits
+    for table in TABLES:
+        assert f"insert into `local-proj`.`bk`.`history_{table}`" in commits[0]
+        assert f"merge into `local-proj`.`bk`.`head_{table}`" in commits[0]
+    assert commits[0].count("insert into `local-proj`.`bk`.`backup_manifest`") == len(TABLES)
     landing_reads = [query for query in wave2 if "from `local-proj`.`bk_landing`.`lineitem` as landing" in query]
     assert landing_reads and all("where landing.session_id in ('" in query for query in landing_reads)
     since = datetime.now(timezone.utc)
