@@ -1,6 +1,6 @@
 """Run the throwaway dbt project in ./dbt_smoke against bqemulator and report what works.
 
-    .venv/bin/python tests/emulators_smoke/probe_dbt.py [--state-dir DIR] [--out results.json]
+    .venv/bin/python tools/emulator_probes/probe_dbt.py [--state-dir DIR] [--out results.json]
 
 Starts its own emulators (scripts/emulators.py) unless BQ_EMULATOR_ENDPOINT is set. The
 profiles.yml is generated into the state dir (the repository's .gitignore ignores profiles.yml):

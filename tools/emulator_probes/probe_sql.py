@@ -1,6 +1,6 @@
 """Probe bqemulator + fake-gcs-server with the real Google clients.
 
-    .venv/bin/python tests/emulators_smoke/probe_sql.py [--state-dir DIR] [--out results.json]
+    .venv/bin/python tools/emulator_probes/probe_sql.py [--state-dir DIR] [--out results.json]
 
 Starts its own emulators (scripts/emulators.py) unless BQ_EMULATOR_ENDPOINT is set.
 Prints one line per feature: ok / DIFF (runs, wrong answer) / ERROR (exact message).
