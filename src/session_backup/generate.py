@@ -6,6 +6,7 @@ itself lives in macros, so every generated file is a few lines that call one mac
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from session_backup.declarations import TableDeclaration, load_declarations
@@ -193,9 +194,39 @@ def _history_properties(table: TableDeclaration) -> str:
         f"  - name: changes_{name}\n"
         f"    description: What the pending sessions changed in `{name}` (closed and opened versions), per scope and {key} (working table, rebuilt every run).\n"
         f"  - name: history_{name}\n"
-        f"    description: Closed versions of `{name}`, valid for sessions [backup_valid_from_seq, backup_valid_to_seq) of their scope. Append-only; written by backup_commit.\n"
+        f"    description: Closed versions of `{name}` (its landing columns as landed), valid for sessions [backup_valid_from_seq, backup_valid_to_seq) of their scope. Append-only; written by backup_commit.\n"
+        "    columns:\n"
+        f"{_columns(table, HISTORY_COLUMNS)}"
         f"  - name: head_{name}\n"
-        f"    description: The current version of every `{name}` row per scope and {key}, and the session it became valid in. Written by backup_commit.\n"
+        f"    description: The current version of every `{name}` row per scope and {key} (its landing columns as landed), and the session it became valid in. Written by backup_commit.\n"
+        "    columns:\n"
+        f"{_columns(table, HEAD_COLUMNS)}"
+    )
+
+
+# The bookkeeping columns Head and History add to the landing columns, for dbt docs.
+HEAD_COLUMNS = {
+    "backup_scope": "The session scope (e.g. a country) the version belongs to.",
+    "backup_row_hash": "Keyless tables: 64-bit content hash, half of the row's identity.",
+    "backup_row_check_hash": "Keyless tables: a second, independent content hash, the other half.",
+    "backup_row_count": "Keyless tables: how many identical rows the session had.",
+    "backup_valid_from_seq": "Position (session_seq) of the first session of the scope this version is valid in.",
+    "backup_valid_from_session_id": "That session's id.",
+}
+HISTORY_COLUMNS = {
+    **{name: text for name, text in HEAD_COLUMNS.items() if "hash" not in name},
+    "backup_valid_to_seq": "Position of the first session the version is no longer valid in (exclusive end).",
+    "backup_valid_to_session_id": "That session's id.",
+    "backup_valid_to_at": "That session's started_at, when the version closed.",
+    "backup_closed_date": "Its date, History's partition (BigQuery), never written again once closed.",
+}
+
+
+def _columns(table: TableDeclaration, described: dict[str, str]) -> str:
+    return "".join(
+        f"      - name: {name}\n        description: {json.dumps(text)}\n"
+        for name, text in described.items()
+        if table.is_keyless or name not in ("backup_row_hash", "backup_row_check_hash", "backup_row_count")
     )
 
 
