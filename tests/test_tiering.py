@@ -46,28 +46,52 @@ def create_landing(deployment: Deployment) -> None:
         """)
 
 
-def land_session(deployment: Deployment, session_id: str, scope: str, started_at: str, index: int) -> None:
+def land_session(
+    deployment: Deployment, session_id: str, scope: str, started_at: str, index: int
+) -> None:
     """Session `index` of a scope: a few items change, arrive and leave each time."""
     items = []
     for item_id in range(1, 9):
         price = float(item_id) + (0.25 * index if item_id == index % 8 + 1 else 0.0)
-        items.append((item_id, f"item {item_id} ✓", price, f"{item_id}.{index % 3}000",
-                      f"2024-01-0{item_id % 9 + 1} 10:00:00", 170141183460469231731687303715884105727 - item_id,
-                      f"2023-05-0{item_id % 9 + 1} 01:02:03"))
-    items.append((100 + index, None, -0.0, None, None, None, None))  # arrives, leaves 2 sessions later
-    items.append((100 + index - 1, "'quoted' | piped", float("nan"), "-1.5000", None, -(2**100), None))
+        items.append(
+            (
+                item_id,
+                f"item {item_id} ✓",
+                price,
+                f"{item_id}.{index % 3}000",
+                f"2024-01-0{item_id % 9 + 1} 10:00:00",
+                170141183460469231731687303715884105727 - item_id,
+                f"2023-05-0{item_id % 9 + 1} 01:02:03",
+            )
+        )
+    items.append(
+        (100 + index, None, -0.0, None, None, None, None)
+    )  # arrives, leaves 2 sessions later
+    items.append(
+        (100 + index - 1, "'quoted' | piped", float("nan"), "-1.5000", None, -(2**100), None)
+    )
     items.append((50, "inf", float("inf") if index % 2 else float("-inf"), "0.0001", None, 1, None))
     # A NaN with its sign bit set beside the positive ones: Parquet keeps one of them (NaN is one
     # value, docs/decisions/0004-floats-through-cold.md), and tier must not refuse the table.
     items.append((200 + index, "negative nan", -float("nan"), None, None, None, None))
-    events = [("click", 1.0, "x")] * (1 + index % 3) + [("view", -0.0, None)] + [("buy", 2.5, f"{index // 2}")]
+    events = (
+        [("click", 1.0, "x")] * (1 + index % 3)
+        + [("view", -0.0, None)]
+        + [("buy", 2.5, f"{index // 2}")]
+    )
     with deployment.landing() as landing:
-        landing.execute("insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at])
-        landing.executemany("insert into items (session_id, item_id, name, price, amount, seen_at, big, stamp) "
-                            "values (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [[session_id, *row] for row in items])
-        landing.executemany("insert into events (session_id, kind, weight, label) values (?, ?, ?, ?)",
-                            [[session_id, *row] for row in events])
+        landing.execute(
+            "insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at]
+        )
+        landing.executemany(
+            "insert into items (session_id, item_id, name, price, amount, seen_at, big, stamp) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[session_id, *row] for row in items],
+        )
+        landing.executemany(
+            "insert into events (session_id, kind, weight, label) values (?, ?, ?, ?)",
+            [[session_id, *row] for row in events],
+        )
 
 
 def land_stream(deployment: Deployment) -> None:
@@ -104,37 +128,64 @@ def versions(deployment: Deployment) -> dict[str, dict[str, int]]:
     out = {}
     with deployment.backup_connection() as connection:
         has_manifest = connection.execute(
-            "select count(*) from duckdb_tables() where table_name = 'cold_manifest'").fetchone()[0]
+            "select count(*) from duckdb_tables() where table_name = 'cold_manifest'"
+        ).fetchone()[0]
         for table in TABLES:
-            hot = connection.execute(f"select count(*) from backup.backup.history_{table}").fetchone()[0]
+            hot = connection.execute(
+                f"select count(*) from backup.backup.history_{table}"
+            ).fetchone()[0]
             cold = read = 0
             if has_manifest:
                 cold = connection.execute(
                     "select coalesce(sum(row_count), 0) from backup.backup.cold_manifest "
-                    "where table_name = ? and state = 'active'", [table]).fetchone()[0]
-                has_view = connection.execute("select count(*) from duckdb_views() where view_name = ?",
-                                              [f"cold_history_{table}"]).fetchone()[0]
+                    "where table_name = ? and state = 'active'",
+                    [table],
+                ).fetchone()[0]
+                has_view = connection.execute(
+                    "select count(*) from duckdb_views() where view_name = ?",
+                    [f"cold_history_{table}"],
+                ).fetchone()[0]
                 if has_view:
-                    read = connection.execute(f"select count(*) from backup.backup.cold_history_{table}").fetchone()[0]
-            out[table] = {"hot": hot, "cold": int(cold), "cold_read": read, "total": hot + int(cold)}
+                    read = connection.execute(
+                        f"select count(*) from backup.backup.cold_history_{table}"
+                    ).fetchone()[0]
+            out[table] = {
+                "hot": hot,
+                "cold": int(cold),
+                "cold_read": read,
+                "total": hot + int(cold),
+            }
     return out
 
 
 def files_on_disk(deployment: Deployment) -> set[str]:
     root = deployment.root / "cold"
-    return {str(path) for path in root.rglob("*.parquet") if ".staging" not in path.parts} if root.exists() else set()
+    return (
+        {str(path) for path in root.rglob("*.parquet") if ".staging" not in path.parts}
+        if root.exists()
+        else set()
+    )
 
 
 def staging_files(deployment: Deployment) -> list[str]:
     staging = deployment.root / "cold" / ".staging"
-    return sorted(str(path) for path in staging.rglob("*") if path.is_file()) if staging.exists() else []
+    return (
+        sorted(str(path) for path in staging.rglob("*") if path.is_file())
+        if staging.exists()
+        else []
+    )
 
 
 def manifest_files(deployment: Deployment, states=("active", "released")) -> set[str]:
     with deployment.backup_connection() as connection:
         marks = ", ".join("?" for _ in states)
-        return {row[0] for row in connection.execute(
-            f"select file_uri from backup.backup.cold_manifest where state in ({marks})", list(states)).fetchall()}
+        return {
+            row[0]
+            for row in connection.execute(
+                f"select file_uri from backup.backup.cold_manifest where state in ({marks})",
+                list(states),
+            ).fetchall()
+        }
 
 
 def assert_intact(deployment: Deployment, expected_total: dict[str, int]) -> None:
@@ -164,7 +215,9 @@ def test_tier_restore_verify_rehydrate_cycle(deployment):
     assert cost["before"]["cold_usd"] == 0 and cost["after"]["cold_usd"] > 0
     assert summary["prices_file"].endswith("prices.toml")
     state = versions(deployment)
-    assert state["items"]["cold"] > 0 and state == {t: {**state[t], "total": before[t]} for t in TABLES}
+    assert state["items"]["cold"] > 0 and state == {
+        t: {**state[t], "total": before[t]} for t in TABLES
+    }
 
     # Readable layout; the scope is percent-encoded, never raw path syntax.
     files = files_on_disk(deployment)
@@ -172,12 +225,19 @@ def test_tier_restore_verify_rehydrate_cycle(deployment):
     for path in files:
         relative = Path(path).relative_to(deployment.root / "cold")
         table, scope_part, month_part, name = relative.parts
-        assert table in TABLES and scope_part.startswith("scope=") and month_part.startswith("closed_month=")
+        assert (
+            table in TABLES
+            and scope_part.startswith("scope=")
+            and month_part.startswith("closed_month=")
+        )
         assert name.startswith("part-") and name.endswith(".parquet")
     assert any(f"scope={encode_scope(NASTY)}" in path for path in files)
     assert not any("[" in path or "*" in path or " " in path for path in files)
     with duckdb.connect() as connection:
-        assert connection.execute(f"select count(*) from read_parquet('{min(files)}')").fetchone()[0] > 0
+        assert (
+            connection.execute(f"select count(*) from read_parquet('{min(files)}')").fetchone()[0]
+            > 0
+        )
 
     # Restore and verify read hot and cold together, exactly.
     assert_intact(deployment, before)
@@ -199,17 +259,22 @@ def test_tier_restore_verify_rehydrate_cycle(deployment):
     assert_intact(deployment, before)
 
     # Rehydrate one scope and month range; files kept (released), not read any more.
-    back = cli_json(deployment, "rehydrate", "--table", "items", "--scope", NASTY, "--month", "2024-01..2024-04")
+    back = cli_json(
+        deployment, "rehydrate", "--table", "items", "--scope", NASTY, "--month", "2024-01..2024-04"
+    )
     assert back["rows"] > 0 and back["files"] and not back["deleted_files"]
     assert all(Path(item["file"]).exists() for item in back["files"])
     assert_intact(deployment, before)
     assert versions(deployment)["items"]["hot"] == state["items"]["hot"] + back["rows"] + (
-        before["items"] - state["items"]["total"])
+        before["items"] - state["items"]["total"]
+    )
 
     # Everything back, files deleted: cold is empty, restores still exact.
     everything = cli_json(deployment, "rehydrate", "--delete-files")
     assert everything["rows"] > 0
-    assert versions(deployment)["items"]["cold"] == 0 and versions(deployment)["events"]["cold"] == 0
+    assert (
+        versions(deployment)["items"]["cold"] == 0 and versions(deployment)["events"]["cold"] == 0
+    )
     assert files_on_disk(deployment) == manifest_files(deployment, ("released",))
     assert_intact(deployment, before)
     result = deployment.backup("--check-invariants")
@@ -247,12 +312,20 @@ def test_every_tier_step_interrupted_then_resumed(deployment):
 def test_tier_killed_at_a_step_then_resumed(deployment, step):
     """The process dies (os._exit, no cleanup, open transaction lost) after a step."""
     before = {table: entry["total"] for table, entry in versions(deployment).items()}
-    code = ("from session_backup.cli import main, run\n"
-            "from session_backup.cli_tiering import tier\n"
-            "main.add_command(tier)\nrun()\n")
+    code = (
+        "from session_backup.cli import main, run\n"
+        "from session_backup.cli_tiering import tier\n"
+        "main.add_command(tier)\nrun()\n"
+    )
     env = {**os.environ, **deployment.env, tiering.FAULT_ENV: f"tier.{step}:exit"}
-    killed = subprocess.run([sys.executable, "-c", code, "tier", "--older-than", "90d", "--now", NOW],
-                            env=env, capture_output=True, text=True, timeout=300, check=False)
+    killed = subprocess.run(
+        [sys.executable, "-c", code, "tier", "--older-than", "90d", "--now", NOW],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert killed.returncode == 97, killed.stderr
     assert_intact(deployment, before)
     summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
@@ -269,16 +342,22 @@ def test_missing_or_corrupted_cold_file_fails_clearly_and_loses_nothing(deployme
     with deployment.backup_connection() as connection:
         path, uri = connection.execute(
             "select read_path, file_uri from backup.backup.cold_manifest where table_name = 'items' "
-            "and scope = 'VN' and closed_month = '2024-02' and state = 'active'").fetchone()
+            "and scope = 'VN' and closed_month = '2024-02' and state = 'active'"
+        ).fetchone()
     saved = Path(path).read_bytes()
 
     # Missing: restore and verify of anything that reads items' cold view name the file (the
     # view reads every cold file of the table); other tables still restore.
     Path(path).unlink()
-    for args in (["restore", "--session", "vn-01", "--into", "r"], ["restore", "--session", "vn-09", "--into", "r"],
-                 ["verify", "--all"]):
+    for args in (
+        ["restore", "--session", "vn-01", "--into", "r"],
+        ["restore", "--session", "vn-09", "--into", "r"],
+        ["verify", "--all"],
+    ):
         result = deployment.cli(args)
-        assert result.exit_code == 2 and uri in result.output and "is missing" in result.output, result.output
+        assert result.exit_code == 2 and uri in result.output and "is missing" in result.output, (
+            result.output
+        )
     result = deployment.cli(["restore", "--session", "vn-01", "--table", "events", "--into", "r"])
     assert result.exit_code == 0, result.output
     # Tiering refuses to build on a broken cold store rather than hide it.
@@ -293,24 +372,32 @@ def test_missing_or_corrupted_cold_file_fails_clearly_and_loses_nothing(deployme
     assert result.exit_code == 0, result.output
     with deployment.backup_connection() as connection, pytest.raises(duckdb.Error) as caught:
         connection.execute("select * from backup.backup.restore_items('vn-01')").fetchall()
-    assert "cold history of table items is detached" in str(caught.value) and path in str(caught.value)
+    assert "cold history of table items is detached" in str(caught.value) and path in str(
+        caught.value
+    )
 
     # Corrupted in place (same size): the SHA-256 check names it.
     corrupted = bytearray(saved)
     corrupted[len(corrupted) // 2] ^= 0xFF
     Path(path).write_bytes(bytes(corrupted))
     result = deployment.cli(["verify", "--all"])
-    assert result.exit_code == 2 and uri in result.output and "SHA-256" in result.output, result.output
+    assert result.exit_code == 2 and uri in result.output and "SHA-256" in result.output, (
+        result.output
+    )
     # Truncated: the size check names it.
     Path(path).write_bytes(saved[:100])
     result = deployment.cli(["restore", "--session", "vn-01", "--into", "r"])
-    assert result.exit_code == 2 and uri in result.output and "truncated" in result.output, result.output
+    assert result.exit_code == 2 and uri in result.output and "truncated" in result.output, (
+        result.output
+    )
 
     # The file back: `tier --check` re-attaches the view, and nothing was lost.
     Path(path).write_bytes(saved)
     result = deployment.cli(["tier", "--check"])
     assert result.exit_code == 0 and "1 view(s) re-attached" in result.output, result.output
-    assert {t: versions(deployment)[t]["cold"] for t in TABLES} == {t: before[t]["cold"] for t in TABLES}
+    assert {t: versions(deployment)[t]["cold"] for t in TABLES} == {
+        t: before[t]["cold"] for t in TABLES
+    }
     assert_restores_exactly(deployment, TABLES)
     result = deployment.cli(["verify", "--all"])
     assert result.exit_code == 0, result.output
@@ -324,18 +411,43 @@ def test_prune_keeps_window_and_held_sessions(deployment, tmp_path):
     before = versions(deployment)
 
     # Window starts 2024-06-01: VN sessions 01..05 and nasty-1..3 started before it.
-    dry = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01", "--dry-run",
-                   "--hold", "vn-02", "--hold-file", str(hold_file))
+    dry = cli_json(
+        deployment,
+        "prune",
+        "--keep",
+        "6m",
+        "--now",
+        "2024-12-01",
+        "--dry-run",
+        "--hold",
+        "vn-02",
+        "--hold-file",
+        str(hold_file),
+    )
     assert dry["window_start"].startswith("2024-06-01")
     # vn-05 and nasty-3 are each scope's last session before the window: kept restorable.
     assert dry["pruned_session_ids"] == ["nasty-2", "vn-01", "vn-03", "vn-04"]
     assert versions(deployment) == before
     with deployment.backup_connection() as connection:
-        assert connection.execute("select count(*) from duckdb_tables() where table_name = 'backup_pruned_sessions'"
-                                  ).fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "select count(*) from duckdb_tables() where table_name = 'backup_pruned_sessions'"
+            ).fetchone()[0]
+            == 0
+        )
 
-    summary = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01",
-                       "--hold", "vn-02", "--hold-file", str(hold_file))
+    summary = cli_json(
+        deployment,
+        "prune",
+        "--keep",
+        "6m",
+        "--now",
+        "2024-12-01",
+        "--hold",
+        "vn-02",
+        "--hold-file",
+        str(hold_file),
+    )
     assert summary["pruned_sessions"] == 4
     after = versions(deployment)
     assert after["items"]["total"] < before["items"]["total"]
@@ -343,13 +455,19 @@ def test_prune_keeps_window_and_held_sessions(deployment, tmp_path):
     kept = [s for s in all_sessions if s not in dry["pruned_session_ids"]]
     assert_restores_exactly(deployment, TABLES, kept)
     result = deployment.cli(["verify", "--all"])
-    assert result.exit_code == 0 and f"of {len(kept)} session(s): 0 mismatch" in result.output, result.output
+    assert result.exit_code == 0 and f"of {len(kept)} session(s): 0 mismatch" in result.output, (
+        result.output
+    )
 
     # Pruned sessions: status says so, restore refuses clearly.
     states = {row["session_id"]: row["state"] for row in cli_json(deployment, "status")}
-    assert {sid for sid, state in states.items() if state == "pruned"} == set(dry["pruned_session_ids"])
+    assert {sid for sid, state in states.items() if state == "pruned"} == set(
+        dry["pruned_session_ids"]
+    )
     result = deployment.cli(["restore", "--session", "vn-03", "--into", "r"])
-    assert result.exit_code == 2 and "was pruned" in result.output and "retention" in result.output, result.output
+    assert (
+        result.exit_code == 2 and "was pruned" in result.output and "retention" in result.output
+    ), result.output
 
     # Holds are remembered: a later prune without --hold keeps vn-02 and nasty-1.
     later = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01")
@@ -361,7 +479,9 @@ def test_prune_keeps_window_and_held_sessions(deployment, tmp_path):
     assert_restores_exactly(deployment, TABLES, kept + ["vn-10"])
 
     # Releasing a hold lets the next prune take it.
-    released = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01", "--release", "vn-02")
+    released = cli_json(
+        deployment, "prune", "--keep", "6m", "--now", "2024-12-01", "--release", "vn-02"
+    )
     assert released["released"] == ["vn-02"] and released["pruned_sessions"] == 1
     assert_restores_exactly(deployment, TABLES, [s for s in kept if s != "vn-02"] + ["vn-10"])
 
@@ -377,16 +497,24 @@ def test_every_prune_step_interrupted_then_resumed(deployment):
         for number, step in enumerate(tiering.STEPS["prune"]):
             now = f"2024-{7 + number:02d}-01"
             plan = tiering.prune(config, "4m", now=now, holds=["vn-01"], dry_run=True)
-            survivors = [s for s in deployment.sessions() if s not in plan["pruned_session_ids"]
-                         and (kept is None or s in kept)]
+            survivors = [
+                s
+                for s in deployment.sessions()
+                if s not in plan["pruned_session_ids"] and (kept is None or s in kept)
+            ]
             with pytest.raises(tiering.InjectedFault):
                 tiering.prune(config, "4m", now=now, holds=["vn-01"], fail_after=step)
-            assert_restores_exactly(deployment, TABLES, survivors if step in ("commit", "delete") else (
-                kept or deployment.sessions()))
+            assert_restores_exactly(
+                deployment,
+                TABLES,
+                survivors if step in ("commit", "delete") else (kept or deployment.sessions()),
+            )
             tiering.prune(config, "4m", now=now, holds=["vn-01"])
             assert_restores_exactly(deployment, TABLES, survivors)
             assert files_on_disk(deployment) == manifest_files(deployment), step
-            assert staging_files(deployment) == [], step  # nothing of the interrupted run left behind
+            assert staging_files(deployment) == [], (
+                step
+            )  # nothing of the interrupted run left behind
             kept = survivors
     result = deployment.cli(["verify", "--all"])
     assert result.exit_code == 0, result.output
@@ -400,7 +528,9 @@ def test_column_added_after_tiering(deployment):
         landing.execute("alter table events add column extra bigint")
     land_session(deployment, "vn-10", "VN", "2024-10-05 00:00:00", 10)
     with deployment.landing() as landing:
-        landing.execute("update items set colour = 'red' where session_id = 'vn-10' and item_id = 1")
+        landing.execute(
+            "update items set colour = 'red' where session_id = 'vn-10' and item_id = 1"
+        )
     result = deployment.backup("--check-invariants")
     assert result.exit_code == 0, result.output
     assert_restores_exactly(deployment, TABLES)
@@ -421,20 +551,34 @@ def test_units_and_errors(tmp_path, deployment):
     assert tiering.parse_now("2024-12-31") == datetime(2024, 12, 31)
     assert encode_scope("a/b") == "a%2Fb" and encode_scope("%") == "%25"
     assert len(encode_scope("é" * 300)) < 130
-    for args, text in ((["tier", "--older-than", "soon"], "expected a number and a unit"),
-                       (["tier"], "Give --older-than"),
-                       (["tier", "--older-than", "90d", "--table", "nope"], "not declared"),
-                       (["rehydrate", "--month", "2024-13-01"], "YYYY-MM"),
-                       (["prune", "--keep", "2y", "--hold", "no-such-session"], "Unknown session"),
-                       (["tier", "--older-than", "90d", "--prices", str(tmp_path / "none.toml")], "not found")):
+    for args, text in (
+        (["tier", "--older-than", "soon"], "expected a number and a unit"),
+        (["tier"], "Give --older-than"),
+        (["tier", "--older-than", "90d", "--table", "nope"], "not declared"),
+        (["rehydrate", "--month", "2024-13-01"], "YYYY-MM"),
+        (["prune", "--keep", "2y", "--hold", "no-such-session"], "Unknown session"),
+        (["tier", "--older-than", "90d", "--prices", str(tmp_path / "none.toml")], "not found"),
+    ):
         result = deployment.cli(args)
         assert result.exit_code == 2 and text in result.output, (args, result.output)
     prices = tmp_path / "prices.toml"
     prices.write_text("[gcs]\ncoldline = 1.0\n")
-    summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW, "--dry-run", "--prices", str(prices))
+    summary = cli_json(
+        deployment,
+        "tier",
+        "--older-than",
+        "90d",
+        "--now",
+        NOW,
+        "--dry-run",
+        "--prices",
+        str(prices),
+    )
     assert summary["prices_file"] == str(prices)
     estimated = summary["moved"]["cold_bytes"] / 2**30
-    assert summary["monthly_storage_cost"]["after"]["cold_usd"] == pytest.approx(estimated * 1.0, rel=1e-3)
+    assert summary["monthly_storage_cost"]["after"]["cold_usd"] == pytest.approx(
+        estimated * 1.0, rel=1e-3
+    )
 
 
 def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
@@ -456,10 +600,15 @@ def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
     assert "injected refusal after tier.verify of items" in summary["refused"][0]["reason"]
     assert set(summary["moved"]["by_table"]) == {"events"}
     after = versions(deployment)
-    assert after["items"] == {**before["items"], "cold_read": after["items"]["cold_read"]} and after["items"]["cold"] == 0
+    assert (
+        after["items"] == {**before["items"], "cold_read": after["items"]["cold_read"]}
+        and after["items"]["cold"] == 0
+    )
     assert after["events"]["cold"] > 0 and after["events"]["total"] == before["events"]["total"]
     with deployment.backup_connection() as connection:
-        states = connection.execute("select distinct table_name, state from backup.backup.cold_manifest").fetchall()
+        states = connection.execute(
+            "select distinct table_name, state from backup.backup.cold_manifest"
+        ).fetchall()
     assert states == [("events", "active")]
     assert all("/events/" in path for path in files_on_disk(deployment))
     assert staging_files(deployment) == []

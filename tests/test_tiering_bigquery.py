@@ -42,7 +42,9 @@ from session_backup.config import load_settings
 sys.path.insert(0, str(REPO / "scripts"))
 import emulators
 
-pytestmark = pytest.mark.filterwarnings("ignore:Retrieving Arrow record batches:PendingDeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Retrieving Arrow record batches:PendingDeprecationWarning"
+)
 
 DECLARATIONS = {"items": {"key": ["item_id"]}, "events": {}}
 TABLES = list(DECLARATIONS)
@@ -68,28 +70,56 @@ def write_landing(path: Path) -> None:
                                 amount decimal(18, 4), seen_at timestamp);
             create table events (session_id varchar, kind varchar, weight double, label varchar);
         """)
-        stream = [(f"vn-{month:02d}", "VN", f"2024-{month:02d}-05 00:00:00", month) for month in range(1, 10)]
-        stream += [(f"nasty-{number}", NASTY, f"2024-{month:02d}-20 12:00:00", number)
-                   for number, month in enumerate((1, 3, 5, 7), start=1)]
+        stream = [
+            (f"vn-{month:02d}", "VN", f"2024-{month:02d}-05 00:00:00", month)
+            for month in range(1, 10)
+        ]
+        stream += [
+            (f"nasty-{number}", NASTY, f"2024-{month:02d}-20 12:00:00", number)
+            for number, month in enumerate((1, 3, 5, 7), start=1)
+        ]
         for session_id, scope, started_at, index in stream:
-            items = [(item_id, f"item {item_id} ✓", float(item_id) + (0.25 * index if item_id == index % 8 + 1 else 0),
-                      f"{item_id}.{index % 3}000", f"2024-01-0{item_id % 9 + 1} 10:00:00") for item_id in range(1, 9)]
+            items = [
+                (
+                    item_id,
+                    f"item {item_id} ✓",
+                    float(item_id) + (0.25 * index if item_id == index % 8 + 1 else 0),
+                    f"{item_id}.{index % 3}000",
+                    f"2024-01-0{item_id % 9 + 1} 10:00:00",
+                )
+                for item_id in range(1, 9)
+            ]
             items.append((100 + index, None, -0.0, None, None))
-            items.append((100 + index - 1, "'quoted' | piped `tick`", float("nan"), "-1.5000", None))
+            items.append(
+                (100 + index - 1, "'quoted' | piped `tick`", float("nan"), "-1.5000", None)
+            )
             items.append((200 + index, "negative nan", negative_nan, None, None))
             items.append((50, "inf", float("inf") if index % 2 else float("-inf"), "0.0001", None))
-            events = [("click", 1.0, "x")] * (1 + index % 3) + [("view", -0.0, None), ("nan", negative_nan, "n")]
-            landing.execute("insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at])
-            landing.executemany("insert into items values (?, ?, ?, ?, ?, ?)", [[session_id, *row] for row in items])
-            landing.executemany("insert into events values (?, ?, ?, ?)", [[session_id, *row] for row in events])
+            events = [("click", 1.0, "x")] * (1 + index % 3) + [
+                ("view", -0.0, None),
+                ("nan", negative_nan, "n"),
+            ]
+            landing.execute(
+                "insert into sessions values (?, ?, ?, 'succeeded')",
+                [session_id, scope, started_at],
+            )
+            landing.executemany(
+                "insert into items values (?, ?, ?, ?, ?, ?)", [[session_id, *row] for row in items]
+            )
+            landing.executemany(
+                "insert into events values (?, ?, ?, ?)", [[session_id, *row] for row in events]
+            )
 
 
 def gcs_client(emulator):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    return storage.Client(project=EMULATOR_PROJECT, credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": emulator["STORAGE_EMULATOR_HOST"]})
+    return storage.Client(
+        project=EMULATOR_PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": emulator["STORAGE_EMULATOR_HOST"]},
+    )
 
 
 _deployments = iter(range(1000))
@@ -98,18 +128,22 @@ _deployments = iter(range(1000))
 @pytest.fixture()
 def deployment(emulator, tmp_path):
     name = f"cold{next(_deployments)}"
-    deployment = BigQueryDeployment(tmp_path, DECLARATIONS, emulator, name=name, grpc_endpoint=emulator["grpc"])
+    deployment = BigQueryDeployment(
+        tmp_path, DECLARATIONS, emulator, name=name, grpc_endpoint=emulator["grpc"]
+    )
     client = gcs_client(emulator)
     if client.lookup_bucket(BUCKET) is None:
         client.create_bucket(BUCKET)
     deployment.cold_root = f"gs://{BUCKET}/{name}/prod"
-    deployment.env.update({
-        "SESSION_BACKUP_COLD_ROOT": deployment.cold_root,
-        "STORAGE_EMULATOR_HOST": emulator["STORAGE_EMULATOR_HOST"],
-        "SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT": emulator["BQEMU_GCS_LOCAL_ROOT"],
-        "SESSION_BACKUP_BQ_COLD_READS": "load",
-        "SESSION_BACKUP_COLD_CACHE": str(tmp_path / "cold-cache"),
-    })
+    deployment.env.update(
+        {
+            "SESSION_BACKUP_COLD_ROOT": deployment.cold_root,
+            "STORAGE_EMULATOR_HOST": emulator["STORAGE_EMULATOR_HOST"],
+            "SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT": emulator["BQEMU_GCS_LOCAL_ROOT"],
+            "SESSION_BACKUP_BQ_COLD_READS": "load",
+            "SESSION_BACKUP_COLD_CACHE": str(tmp_path / "cold-cache"),
+        }
+    )
     deployment.gcs = client
     landing = tmp_path / "landing.duckdb"
     write_landing(landing)
@@ -125,8 +159,10 @@ def settings(deployment):
 
 
 def objects(deployment) -> list[str]:
-    prefix = deployment.cold_root[len(f"gs://{BUCKET}/"):] + "/"
-    return sorted(blob.name[len(prefix):] for blob in deployment.gcs.list_blobs(BUCKET, prefix=prefix))
+    prefix = deployment.cold_root[len(f"gs://{BUCKET}/") :] + "/"
+    return sorted(
+        blob.name[len(prefix) :] for blob in deployment.gcs.list_blobs(BUCKET, prefix=prefix)
+    )
 
 
 def counts(deployment) -> dict[str, dict[str, int]]:
@@ -136,15 +172,26 @@ def counts(deployment) -> dict[str, dict[str, int]]:
     has_manifest = deployment.client.list_tables(f"{EMULATOR_PROJECT}.{deployment.dataset}")
     names = {table.table_id for table in has_manifest}
     for table in TABLES:
-        hot = deployment.query(f"select count(*) from {deployment.relation('history_' + table)}")[0][0]
+        hot = deployment.query(f"select count(*) from {deployment.relation('history_' + table)}")[
+            0
+        ][0]
         active = read = 0
         if "cold_manifest" in names:
             active = deployment.query(
                 f"select coalesce(sum(row_count), 0) from {deployment.relation('cold_manifest')} "
-                f"where table_name = @t and state = 'active'", t=table)[0][0]
+                f"where table_name = @t and state = 'active'",
+                t=table,
+            )[0][0]
         if f"cold_history_{table}" in names:
-            read = deployment.query(f"select count(*) from {deployment.relation('cold_history_' + table)}")[0][0]
-        out[table] = {"hot": hot, "cold": int(active), "cold_read": int(read), "total": hot + int(active)}
+            read = deployment.query(
+                f"select count(*) from {deployment.relation('cold_history_' + table)}"
+            )[0][0]
+        out[table] = {
+            "hot": hot,
+            "cold": int(active),
+            "cold_read": int(read),
+            "total": hot + int(active),
+        }
     return out
 
 
@@ -171,13 +218,22 @@ def test_tier_restore_verify_rehydrate_on_bigquery(deployment):
     # The DuckDB layout: <table>/scope=<encoded>/closed_month=<yyyy-mm>/part-<n>.parquet, no staging left.
     from session_backup.cold.paths import encode_scope
 
-    assert stored and all(name.split("/")[1].startswith("scope=") and name.endswith(".parquet") for name in stored)
+    assert stored and all(
+        name.split("/")[1].startswith("scope=") and name.endswith(".parquet") for name in stored
+    )
     assert any(f"scope={encode_scope(NASTY)}/" in name for name in stored)
     assert not any(name.startswith(".staging") for name in stored)
-    assert not list(Path(deployment.env["SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT"]).rglob(".staging/*/*.parquet"))
+    assert not list(
+        Path(deployment.env["SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT"]).rglob(".staging/*/*.parquet")
+    )
     # Closed days left whole: no History row before the cutoff whose closing session is committed.
-    assert deployment.query(f"select count(*) from {deployment.relation('history_items')} "
-                            f"where backup_closed_date < date '2024-10-02'")[0][0] == 0
+    assert (
+        deployment.query(
+            f"select count(*) from {deployment.relation('history_items')} "
+            f"where backup_closed_date < date '2024-10-02'"
+        )[0][0]
+        == 0
+    )
 
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
     verify = deployment.cli(["verify", "--all"])
@@ -188,8 +244,15 @@ def test_tier_restore_verify_rehydrate_on_bigquery(deployment):
 
     back = cli_json(deployment, "rehydrate", "--delete-files")
     assert back["rows"] == after["items"]["cold"] + after["events"]["cold"]
-    assert counts(deployment) == {table: {"hot": before[table]["hot"], "cold": 0, "cold_read": 0,
-                                          "total": before[table]["total"]} for table in TABLES}
+    assert counts(deployment) == {
+        table: {
+            "hot": before[table]["hot"],
+            "cold": 0,
+            "cold_read": 0,
+            "total": before[table]["total"],
+        }
+        for table in TABLES
+    }
     assert objects(deployment) == []
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
 
@@ -204,50 +267,84 @@ def test_every_step_interrupted_then_run_again(deployment):
             interrupted = counts(deployment)
             for table in TABLES:  # never lost, never counted twice, whatever the step
                 assert interrupted[table]["total"] == before[table]["total"], (step, interrupted)
-                assert interrupted[table]["cold_read"] == interrupted[table]["cold"], (step, interrupted)
+                assert interrupted[table]["cold_read"] == interrupted[table]["cold"], (
+                    step,
+                    interrupted,
+                )
             summary = cold.tier(config, "90d", now=NOW)
             assert summary["refused"] == []
             moved = counts(deployment)
-            assert all(moved[table]["total"] == before[table]["total"] for table in TABLES), (step, moved)
+            assert all(moved[table]["total"] == before[table]["total"] for table in TABLES), (
+                step,
+                moved,
+            )
             assert not any(name.startswith(".staging") for name in objects(deployment)), step
             rehydrate_step = cold.STEPS["rehydrate"][cold.STEPS["tier"].index(step) % 5]
             with pytest.raises(cold.InjectedFault):
                 cold.rehydrate(config, delete_files=True, fail_after=rehydrate_step)
-            assert all(counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES), step
+            assert all(
+                counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES
+            ), step
             cold.rehydrate(config, delete_files=True)
             assert counts(deployment) == before and objects(deployment) == [], step
         cold.tier(config, "90d", now=NOW)
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
 
 
-@pytest.mark.parametrize("step", ["write", "upload"])
+@pytest.mark.parametrize("step", ["journal", "write", "verify", "upload", "commit"])
 def test_process_killed_then_run_again(deployment, step):
     before = counts(deployment)
     # A killed run cannot release the BigQuery lock: it expires after its TTL (short here).
-    env = {**os.environ, **deployment.env, cold.FAULT_ENV: f"tier.{step}:exit",
-           "SESSION_BACKUP_BQ_LOCK_TTL_SECONDS": "2"}
-    killed = subprocess.run([sys.executable, "-c", "from session_backup.cli import run; run()", "tier",
-                             "--older-than", "90d", "--now", NOW], env=env, cwd=str(deployment.project),
-                            capture_output=True, text=True, timeout=600, check=False)
+    env = {
+        **os.environ,
+        **deployment.env,
+        cold.FAULT_ENV: f"tier.{step}:exit",
+        "SESSION_BACKUP_BQ_LOCK_TTL_SECONDS": "2",
+    }
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from session_backup.cli import run; run()",
+            "tier",
+            "--older-than",
+            "90d",
+            "--now",
+            NOW,
+        ],
+        env=env,
+        cwd=str(deployment.project),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert killed.returncode == 97, killed.stderr
     assert all(counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES)
     time.sleep(3)
     summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
-    assert summary["recovered"]["undone"] and summary["moved"]["rows"] > 0
+    if step == "commit":  # the run had finished its work: nothing to undo, nothing left to move
+        assert summary["recovered"]["undone"] == [] and summary["moved"]["rows"] == 0
+    else:
+        assert summary["recovered"]["undone"] and summary["moved"]["rows"] > 0
     assert not any(name.startswith(".staging") for name in objects(deployment))
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
 
 
 def test_missing_and_corrupted_objects_are_named(deployment):
     cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
-    prefix = deployment.cold_root[len(f"gs://{BUCKET}/"):] + "/"
+    prefix = deployment.cold_root[len(f"gs://{BUCKET}/") :] + "/"
     name = next(name for name in objects(deployment) if name.startswith("items/"))
     blob = deployment.gcs.bucket(BUCKET).blob(prefix + name)
     original = blob.download_as_bytes()
 
     blob.upload_from_string(original[:-10] + b"0123456789")  # same size, other bytes
-    corrupted = deployment.cli(["restore", "--session", "vn-02", "--into", f"{deployment.dataset}_r1"])
-    assert corrupted.exit_code == 2 and f"gs://{BUCKET}/{prefix}{name}" in corrupted.output, corrupted.output
+    corrupted = deployment.cli(
+        ["restore", "--session", "vn-02", "--into", f"{deployment.dataset}_r1"]
+    )
+    assert corrupted.exit_code == 2 and f"gs://{BUCKET}/{prefix}{name}" in corrupted.output, (
+        corrupted.output
+    )
 
     blob.delete()
     missing = deployment.cli(["verify", "--all"])
@@ -292,9 +389,17 @@ def test_prune_on_bigquery_keeps_window_and_held_sessions(deployment):
         for step in cold.STEPS["prune"]:
             with pytest.raises(cold.InjectedFault):
                 cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"], fail_after=step)
-            if step in ("plan", "journal", "rewrite"):  # nothing committed yet: every session restores
-                assert cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"], dry_run=True)[
-                    "pruned_session_ids"] == plan["pruned_session_ids"]
+            if step in (
+                "plan",
+                "journal",
+                "rewrite",
+            ):  # nothing committed yet: every session restores
+                assert (
+                    cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"], dry_run=True)[
+                        "pruned_session_ids"
+                    ]
+                    == plan["pruned_session_ids"]
+                )
                 continue
             break  # committed: the re-run below finishes the deletions
         summary = cold.prune(config, "4m", now="2024-09-01", holds=["vn-02"])
@@ -303,13 +408,59 @@ def test_prune_on_bigquery_keeps_window_and_held_sessions(deployment):
     assert summary["sessions_to_prune"] in (0, len(plan["pruned_session_ids"]))
     assert assert_restores_exactly(deployment, TABLES, kept) == len(kept) * len(TABLES)
     verify = deployment.cli(["verify", "--all"])
-    assert verify.exit_code == 0 and f"of {len(kept)} session(s): 0 mismatch" in verify.output, verify.output
-    refused = deployment.cli(["restore", "--session", plan["pruned_session_ids"][0], "--into",
-                              f"{deployment.dataset}_pruned"])
+    assert verify.exit_code == 0 and f"of {len(kept)} session(s): 0 mismatch" in verify.output, (
+        verify.output
+    )
+    refused = deployment.cli(
+        [
+            "restore",
+            "--session",
+            plan["pruned_session_ids"][0],
+            "--into",
+            f"{deployment.dataset}_pruned",
+        ]
+    )
     assert refused.exit_code == 2 and "was pruned" in refused.output, refused.output
     # The files the manifest keeps are exactly the objects in the bucket.
     with deployment.environment():
         prefix = deployment.cold_root + "/"
-        listed = {row[0][len(prefix):] for row in deployment.query(
-            f"select file_uri from {deployment.relation('cold_manifest')} where state in ('active', 'released')")}
+        listed = {
+            row[0][len(prefix) :]
+            for row in deployment.query(
+                f"select file_uri from {deployment.relation('cold_manifest')} where state in ('active', 'released')"
+            )
+        }
     assert listed == set(objects(deployment))
+
+
+def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
+    """items refused after its export was read back: reported (exit 1) with the reason; nothing
+    of it in the manifest, the bucket, the staging folder or scratch tables; events still tiers."""
+    before = counts(deployment)
+    deployment.env[cold.FAULT_ENV] = "tier.verify@items:refuse"
+    result = deployment.cli(["--json", "tier", "--older-than", "90d", "--now", NOW])
+    del deployment.env[cold.FAULT_ENV]
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.output)
+    assert [entry["table"] for entry in summary["refused"]] == ["items"]
+    assert "injected refusal after tier.verify of items" in summary["refused"][0]["reason"]
+    assert set(summary["moved"]["by_table"]) == {"events"}
+    after = counts(deployment)
+    assert after["items"]["hot"] == before["items"]["hot"] and after["items"]["cold"] == 0
+    assert after["events"]["cold"] > 0 and after["events"]["total"] == before["events"]["total"]
+    states = deployment.query(
+        f"select distinct table_name, state from {deployment.relation('cold_manifest')}"
+    )
+    assert states == [("events", "active")]
+    assert objects(deployment) and all(name.startswith("events/") for name in objects(deployment))
+    assert not list(
+        Path(deployment.env["SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT"]).rglob(".staging/*/*.parquet")
+    )
+    names = {
+        table.table_id
+        for table in deployment.client.list_tables(f"{EMULATOR_PROJECT}.{deployment.dataset}")
+    }
+    assert not any(name.startswith("cold_check_") for name in names)
+    assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
+    again = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert again["refused"] == [] and set(again["moved"]["by_table"]) == {"items"}

@@ -57,8 +57,22 @@ def gcs_endpoint(tmp_path_factory):
         url = f"http://127.0.0.1:{port}"
         with open(log, "ab") as handle:
             process = subprocess.Popen(
-                [str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory",
-                 "-external-url", url], stdout=handle, stderr=subprocess.STDOUT)
+                [
+                    str(binary),
+                    "-scheme",
+                    "http",
+                    "-host",
+                    "127.0.0.1",
+                    "-port",
+                    str(port),
+                    "-backend",
+                    "memory",
+                    "-external-url",
+                    url,
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.time() + 20
         while time.time() < deadline and process.poll() is None:
             try:
@@ -84,8 +98,11 @@ def _client(endpoint: str):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    return storage.Client(project="test", credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": endpoint})
+    return storage.Client(
+        project="test",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
+    )
 
 
 @pytest.fixture()
@@ -104,12 +121,14 @@ def gcs(gcs_endpoint):
 @pytest.fixture()
 def deployment(tmp_path, gcs, gcs_endpoint):
     deployment = Deployment(tmp_path, DECLARATIONS)
-    deployment.env.update({
-        "SESSION_BACKUP_COLD_ROOT": ROOT,
-        "SESSION_BACKUP_COLD_CACHE": str(tmp_path / "cold-cache"),
-        "SESSION_BACKUP_GCS_ENDPOINT": gcs_endpoint,
-        "SESSION_BACKUP_COLD_STORAGE_CLASS": "COLDLINE",
-    })
+    deployment.env.update(
+        {
+            "SESSION_BACKUP_COLD_ROOT": ROOT,
+            "SESSION_BACKUP_COLD_CACHE": str(tmp_path / "cold-cache"),
+            "SESSION_BACKUP_GCS_ENDPOINT": gcs_endpoint,
+            "SESSION_BACKUP_COLD_STORAGE_CLASS": "COLDLINE",
+        }
+    )
     create_landing(deployment)
     land_stream(deployment)
     result = deployment.backup()
@@ -129,8 +148,12 @@ def objects(client) -> dict[str, object]:
 
 def active_uris(deployment: Deployment) -> set[str]:
     with deployment.backup_connection() as connection:
-        return {row[0] for row in connection.execute(
-            "select file_uri from backup.backup.cold_manifest where state in ('active', 'released')").fetchall()}
+        return {
+            row[0]
+            for row in connection.execute(
+                "select file_uri from backup.backup.cold_manifest where state in ('active', 'released')"
+            ).fetchall()
+        }
 
 
 def totals(deployment: Deployment) -> dict[str, int]:
@@ -150,7 +173,8 @@ def test_gcs_cycle(deployment, gcs, tmp_path):
     with deployment.backup_connection() as connection:
         generations = connection.execute(
             "select count(*) from backup.backup.cold_manifest where state = 'active' and generation is not null "
-            "and content_md5 is not null and storage_class = 'COLDLINE'").fetchone()[0]
+            "and content_md5 is not null and storage_class = 'COLDLINE'"
+        ).fetchone()[0]
     assert generations == len(stored)
 
     assert_restores_exactly(deployment, TABLES)  # read from the cache tier just filled
@@ -181,16 +205,27 @@ def test_gcs_cycle(deployment, gcs, tmp_path):
     staged = tmp_path / "x.parquet"
     staged.write_bytes(b"not parquet")
     with pytest.raises(cold_storage.ObjectExists):
-        store.put(staged, name[len("backups/prod/"):])
+        store.put(staged, name[len("backups/prod/") :])
 
-    back = cli_json(deployment, "rehydrate", "--table", "items", "--scope", "VN", "--month", "2024-01..2024-05",
-                    "--delete-files")
+    back = cli_json(
+        deployment,
+        "rehydrate",
+        "--table",
+        "items",
+        "--scope",
+        "VN",
+        "--month",
+        "2024-01..2024-05",
+        "--delete-files",
+    )
     assert back["rows"] > 0 and len(back["deleted_files"]) == len(back["files"])
     assert totals(deployment) == before
     assert_restores_exactly(deployment, TABLES)
     everything = cli_json(deployment, "rehydrate", "--delete-files")
     assert everything["rows"] > 0 and objects(gcs) == {}
-    assert totals(deployment) == before and all(v["cold"] == 0 for v in versions(deployment).values())
+    assert totals(deployment) == before and all(
+        v["cold"] == 0 for v in versions(deployment).values()
+    )
     assert_restores_exactly(deployment, TABLES)
 
 
@@ -210,7 +245,9 @@ def test_gcs_every_tier_step_interrupted(deployment, gcs):
             assert_restores_exactly(deployment, TABLES)
             tiering.tier(config, "90d", now=NOW)
             assert totals(deployment) == before, step
-            assert {f"gs://{BUCKET}/{name}" for name in objects(gcs)} == active_uris(deployment), step
+            assert {f"gs://{BUCKET}/{name}" for name in objects(gcs)} == active_uris(deployment), (
+                step
+            )
             assert_restores_exactly(deployment, TABLES)
             tiering.rehydrate(config, delete_files=True)
             assert objects(gcs) == {}, step
@@ -222,7 +259,8 @@ def test_gcs_corrupted_and_missing_objects(deployment, gcs, tmp_path):
     with deployment.backup_connection() as connection:
         uri, relative, cached = connection.execute(
             "select file_uri, relative_path, read_path from backup.backup.cold_manifest where table_name = 'items' "
-            "and scope = 'VN' and closed_month = '2024-02' and state = 'active'").fetchone()
+            "and scope = 'VN' and closed_month = '2024-02' and state = 'active'"
+        ).fetchone()
     name = "backups/prod/" + relative
     original = gcs.bucket(BUCKET).blob(name).download_as_bytes()
 
@@ -240,12 +278,16 @@ def test_gcs_corrupted_and_missing_objects(deployment, gcs, tmp_path):
     gcs.bucket(BUCKET).blob(name).upload_from_string(bytes(corrupted))
     shutil.rmtree(tmp_path / "cold-cache")
     result = deployment.cli(["restore", "--session", "vn-01", "--into", "r"])
-    assert result.exit_code == 2 and uri in result.output and "generation" in result.output, result.output
+    assert result.exit_code == 2 and uri in result.output and "generation" in result.output, (
+        result.output
+    )
 
     # Missing from the bucket.
     gcs.bucket(BUCKET).blob(name).delete()
     result = deployment.cli(["verify", "--all"])
-    assert result.exit_code == 2 and uri in result.output and "missing" in result.output, result.output
+    assert result.exit_code == 2 and uri in result.output and "missing" in result.output, (
+        result.output
+    )
 
     # Put back (same bytes, so a new generation the operator records): all restores again.
     blob = gcs.bucket(BUCKET).blob(name)
@@ -255,8 +297,11 @@ def test_gcs_corrupted_and_missing_objects(deployment, gcs, tmp_path):
         from session_backup.warehouse import open_warehouse
 
         with open_warehouse(load_settings(), read_only=False) as warehouse:
-            warehouse.query("update backup.backup.cold_manifest set generation = $g where file_uri = $u",
-                            g=blob.generation, u=uri)
+            warehouse.query(
+                "update backup.backup.cold_manifest set generation = $g where file_uri = $u",
+                g=blob.generation,
+                u=uri,
+            )
     result = deployment.cli(["verify", "--all"])
     assert result.exit_code == 0, result.output
     assert totals(deployment) == before
@@ -267,13 +312,19 @@ def test_gcs_bucket_missing_and_no_credentials(deployment, tmp_path):
     before = totals(deployment)
     deployment.env["SESSION_BACKUP_COLD_ROOT"] = "gs://no-such-bucket/cold"
     result = deployment.cli(["tier", "--older-than", "90d", "--now", NOW])
-    assert result.exit_code == 2 and "no-such-bucket" in result.output and "does not exist" in result.output, (
-        result.output)
+    assert (
+        result.exit_code == 2
+        and "no-such-bucket" in result.output
+        and "does not exist" in result.output
+    ), result.output
     assert totals(deployment) == before and versions(deployment)["items"]["cold"] == 0
 
     deployment.env["SESSION_BACKUP_COLD_ROOT"] = ROOT
     deployment.env["SESSION_BACKUP_GCS_ENDPOINT"] = ""
-    saved = {key: os.environ.pop(key, None) for key in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")}
+    saved = {
+        key: os.environ.pop(key, None)
+        for key in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")
+    }
     os.environ.update({"CLOUDSDK_CONFIG": str(tmp_path / "no-gcloud"), "NO_GCE_CHECK": "true"})
     try:
         result = deployment.cli(["tier", "--older-than", "90d", "--now", NOW])
@@ -296,8 +347,11 @@ def test_gcs_prune_respects_retention(deployment, gcs, monkeypatch):
     original = cold_gcs.GCSStore.retention_block
 
     def locked(self, relative):
-        return cold_storage.RetentionBlocked(self.uri_for(relative), locked_until,
-                                             f"under the bucket retention policy until {locked_until.isoformat()}")
+        return cold_storage.RetentionBlocked(
+            self.uri_for(relative),
+            locked_until,
+            f"under the bucket retention policy until {locked_until.isoformat()}",
+        )
 
     monkeypatch.setattr(cold_gcs.GCSStore, "retention_block", locked)
     summary = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01")
@@ -318,8 +372,10 @@ def test_gcs_prune_respects_retention(deployment, gcs, monkeypatch):
         from session_backup.warehouse import open_warehouse
 
         with open_warehouse(load_settings(), read_only=False) as warehouse:
-            warehouse.query("update backup.backup.cold_manifest set delete_after = now() - interval 1 day "
-                            "where state = 'retired'")
+            warehouse.query(
+                "update backup.backup.cold_manifest set delete_after = now() - interval 1 day "
+                "where state = 'retired'"
+            )
     again = cli_json(deployment, "prune", "--keep", "6m", "--now", "2024-12-01")
     assert {item["uri"] for item in kept} <= set(again["recovered"]["deleted"])
     remaining = {f"gs://{BUCKET}/{name}" for name in objects(gcs)}

@@ -1,6 +1,7 @@
 """`session-backup tier | rehydrate | prune`: cold storage and retention of History.
 
-Registered on the main group by cli.py (`main.add_command(tier)` ...). The logic lives in
+Registered on the main group by cli.py (`main.add_command(tier)` ...); imports only cli_context, so
+there is no import cycle with cli.py. The logic lives in
 session_backup.cold; this module only parses options and prints (results on stdout, progress on stderr).
 Design: docs/cold-storage.md.
 """
@@ -11,10 +12,9 @@ import sys
 
 import click
 
-from session_backup.cli import Context
+from session_backup.cli_context import Context, pass_context
 from session_backup.cold import Progress
 
-pass_context = click.make_pass_decorator(Context)
 EXIT_PROBLEM = 1  # ran, but a table could not be tiered
 
 
@@ -52,23 +52,55 @@ def _size(value: int | None) -> str:
 
 @click.command()
 @click.option("--older-than", help="Move versions closed before now minus this (90d, 12w, 6m, 2y).")
-@click.option("--now", "now", help="The date to count from (ISO date or timestamp, UTC; default: now). "
-              "For demos and tests on old data.")
-@click.option("--table", "tables", multiple=True, help="Only this table (repeatable; default: all history tables).")
-@click.option("--storage-class", type=click.Choice(["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"],
-                                                   case_sensitive=False),
-              help="GCS storage class of new objects (default: $SESSION_BACKUP_COLD_STORAGE_CLASS or COLDLINE); "
-              "also the price a local cold folder is estimated at.")
-@click.option("--prices", "prices_path", type=click.Path(dir_okay=False),
-              help="Prices file for the cost estimate (default: $SESSION_BACKUP_PRICES, ./prices.toml, "
-              "or the packaged one).")
-@click.option("--dry-run", is_flag=True, help="Only report what would move and the estimated cost change.")
-@click.option("--check", is_flag=True, help="Move nothing: check every cold file (present, size, SHA-256), "
-              "download gs:// files into the local cache and re-attach the cold views.")
-@click.option("--wait", is_flag=True, help="If a backup is running, wait for it instead of stopping.")
+@click.option(
+    "--now",
+    "now",
+    help="The date to count from (ISO date or timestamp, UTC; default: now). "
+    "For demos and tests on old data.",
+)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    help="Only this table (repeatable; default: all history tables).",
+)
+@click.option(
+    "--storage-class",
+    type=click.Choice(["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"], case_sensitive=False),
+    help="GCS storage class of new objects (default: $SESSION_BACKUP_COLD_STORAGE_CLASS or COLDLINE); "
+    "also the price a local cold folder is estimated at.",
+)
+@click.option(
+    "--prices",
+    "prices_path",
+    type=click.Path(dir_okay=False),
+    help="Prices file for the cost estimate (default: $SESSION_BACKUP_PRICES, ./prices.toml, "
+    "or the packaged one).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Only report what would move and the estimated cost change."
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Move nothing: check every cold file (present, size, SHA-256), "
+    "download gs:// files into the local cache and re-attach the cold views.",
+)
+@click.option(
+    "--wait", is_flag=True, help="If a backup is running, wait for it instead of stopping."
+)
 @pass_context
-def tier(ctx: Context, older_than: str | None, now: str | None, tables: tuple[str, ...], storage_class: str | None,
-         prices_path: str | None, dry_run: bool, check: bool, wait: bool) -> None:
+def tier(
+    ctx: Context,
+    older_than: str | None,
+    now: str | None,
+    tables: tuple[str, ...],
+    storage_class: str | None,
+    prices_path: str | None,
+    dry_run: bool,
+    check: bool,
+    wait: bool,
+) -> None:
     """Move old History versions to cold Parquet storage; restores still read them.
 
     Versions closed before the threshold leave the hot history_<table> tables for zstd
@@ -90,31 +122,56 @@ def tier(ctx: Context, older_than: str | None, now: str | None, tables: tuple[st
         if older_than or dry_run:
             raise click.UsageError("--check moves nothing: give it without --older-than/--dry-run.")
         report = check_cold(ctx.settings)
-        ctx.emit(report, f"{report['checked']} cold file(s) checked ({_size(report['cold_bytes'])}), "
-                         f"{len(report['fetched'])} fetched into the cache, "
-                         f"{len(report['views_refreshed'])} view(s) re-attached: all good")
+        ctx.emit(
+            report,
+            f"{report['checked']} cold file(s) checked ({_size(report['cold_bytes'])}), "
+            f"{len(report['fetched'])} fetched into the cache, "
+            f"{len(report['views_refreshed'])} view(s) re-attached: all good",
+        )
         return
     if not older_than:
         raise click.UsageError("Give --older-than, e.g. --older-than 90d (or --check).")
-    summary = run_tier(ctx.settings, older_than, now=now, dry_run=dry_run, tables=tables,
-                       storage_class=storage_class, prices_path=prices_path, wait=wait,
-                       progress=_BarProgress(ctx))
+    summary = run_tier(
+        ctx.settings,
+        older_than,
+        now=now,
+        dry_run=dry_run,
+        tables=tables,
+        storage_class=storage_class,
+        prices_path=prices_path,
+        wait=wait,
+        progress=_BarProgress(ctx),
+    )
     moved = summary["moved"]
     cost = summary["monthly_storage_cost"]
     verb = "would move" if dry_run else "moved"
-    lines = [(f"{verb} {moved['rows']} History versions closed before {summary['cutoff_date']} "
-              f"into {moved['files']} file(s) under {summary['cold_root']}")]
+    lines = [
+        (
+            f"{verb} {moved['rows']} History versions closed before {summary['cutoff_date']} "
+            f"into {moved['files']} file(s) under {summary['cold_root']}"
+        )
+    ]
     for table, entry in moved["by_table"].items():
-        lines.append(f"  {table}: {entry['rows']} rows, {entry['files']} file(s), "
-                     f"{_size(entry['hot_logical_bytes'])} hot -> "
-                     + ("~" + _size(int(entry['hot_logical_bytes'] * 0.3)) if dry_run else _size(entry['cold_bytes']))
-                     + " cold")
+        lines.append(
+            f"  {table}: {entry['rows']} rows, {entry['files']} file(s), "
+            f"{_size(entry['hot_logical_bytes'])} hot -> "
+            + (
+                "~" + _size(int(entry["hot_logical_bytes"] * 0.3))
+                if dry_run
+                else _size(entry["cold_bytes"])
+            )
+            + " cold"
+        )
     before, after = summary["bytes"]["before"], summary["bytes"]["after"]
-    lines.append(f"bytes: hot {_size(before['hot_logical'])} + cold {_size(before['cold'])} -> "
-                 f"hot {_size(after['hot_logical'])} + cold {_size(after['cold'])}"
-                 + (" (cold estimated)" if summary.get("cold_bytes_estimated") else ""))
-    lines.append(f"estimated storage per month: {cost['before']['total_usd']:.4f} -> {cost['after']['total_usd']:.4f} "
-                 f"{cost['currency']} (prices: {summary['prices_file']})")
+    lines.append(
+        f"bytes: hot {_size(before['hot_logical'])} + cold {_size(before['cold'])} -> "
+        f"hot {_size(after['hot_logical'])} + cold {_size(after['cold'])}"
+        + (" (cold estimated)" if summary.get("cold_bytes_estimated") else "")
+    )
+    lines.append(
+        f"estimated storage per month: {cost['before']['total_usd']:.4f} -> {cost['after']['total_usd']:.4f} "
+        f"{cost['currency']} (prices: {summary['prices_file']})"
+    )
     for refused in summary["refused"]:
         lines.append(f"NOT TIERED {refused['table']}: {refused['reason']}")
     ctx.emit(summary, "\n".join(lines))
@@ -123,17 +180,37 @@ def tier(ctx: Context, older_than: str | None, now: str | None, tables: tuple[st
 
 
 @click.command()
-@click.option("--table", "tables", multiple=True, help="Only this table (repeatable; default: all).")
-@click.option("--scope", "scopes", multiple=True, help="Only this scope (repeatable; default: all).")
-@click.option("--month", "months", multiple=True,
-              help="Closed month YYYY-MM or range YYYY-MM..YYYY-MM (repeatable; default: all).")
-@click.option("--delete-files", is_flag=True,
-              help="Delete the cold files once their rows are hot again (default: keep them, released).")
+@click.option(
+    "--table", "tables", multiple=True, help="Only this table (repeatable; default: all)."
+)
+@click.option(
+    "--scope", "scopes", multiple=True, help="Only this scope (repeatable; default: all)."
+)
+@click.option(
+    "--month",
+    "months",
+    multiple=True,
+    help="Closed month YYYY-MM or range YYYY-MM..YYYY-MM (repeatable; default: all).",
+)
+@click.option(
+    "--delete-files",
+    is_flag=True,
+    help="Delete the cold files once their rows are hot again (default: keep them, released).",
+)
 @click.option("--dry-run", is_flag=True, help="Only list the files that would come back.")
-@click.option("--wait", is_flag=True, help="If a backup is running, wait for it instead of stopping.")
+@click.option(
+    "--wait", is_flag=True, help="If a backup is running, wait for it instead of stopping."
+)
 @pass_context
-def rehydrate(ctx: Context, tables: tuple[str, ...], scopes: tuple[str, ...], months: tuple[str, ...],
-              delete_files: bool, dry_run: bool, wait: bool) -> None:
+def rehydrate(
+    ctx: Context,
+    tables: tuple[str, ...],
+    scopes: tuple[str, ...],
+    months: tuple[str, ...],
+    delete_files: bool,
+    dry_run: bool,
+    wait: bool,
+) -> None:
     """Bring cold History back into the hot tables.
 
     The chosen files' rows are checked (SHA-256, row count) and inserted into history_<table>
@@ -147,12 +224,22 @@ def rehydrate(ctx: Context, tables: tuple[str, ...], scopes: tuple[str, ...], mo
     """
     from session_backup.cold import rehydrate as run_rehydrate
 
-    summary = run_rehydrate(ctx.settings, tables=tables, scopes=scopes, months=months, delete_files=delete_files,
-                            dry_run=dry_run, wait=wait, progress=_BarProgress(ctx))
+    summary = run_rehydrate(
+        ctx.settings,
+        tables=tables,
+        scopes=scopes,
+        months=months,
+        delete_files=delete_files,
+        dry_run=dry_run,
+        wait=wait,
+        progress=_BarProgress(ctx),
+    )
     verb = "would bring back" if dry_run else "brought back"
     lines = [f"{verb} {summary['rows']} History versions from {len(summary['files'])} cold file(s)"]
     for item in summary["files"]:
-        lines.append(f"  {item['table']} {item['scope']} {item['closed_month']}: {item['rows']} rows  {item['file']}")
+        lines.append(
+            f"  {item['table']} {item['scope']} {item['closed_month']}: {item['rows']} rows  {item['file']}"
+        )
     for item in summary.get("kept_under_retention", []):
         lines.append(f"  kept (retention): {item['uri']} until {item['until']}")
     ctx.emit(summary, "\n".join(lines))
@@ -160,18 +247,45 @@ def rehydrate(ctx: Context, tables: tuple[str, ...], scopes: tuple[str, ...], mo
 
 @click.command()
 @click.option("--keep", required=True, help="Retention window, e.g. 2y, 18m, 400d.")
-@click.option("--now", "now", help="The date to count from (ISO date or timestamp, UTC; default: now).")
-@click.option("--hold", "holds", multiple=True, metavar="SESSION_ID",
-              help="Keep this session restorable whatever its age (repeatable; remembered in backup_holds).")
-@click.option("--hold-file", "hold_files", multiple=True, type=click.Path(dir_okay=False),
-              help="A file of session ids to hold, one per line (# comments allowed).")
-@click.option("--release", "releases", multiple=True, metavar="SESSION_ID",
-              help="Remove a remembered hold (the session is pruned if it is outside the window).")
+@click.option(
+    "--now", "now", help="The date to count from (ISO date or timestamp, UTC; default: now)."
+)
+@click.option(
+    "--hold",
+    "holds",
+    multiple=True,
+    metavar="SESSION_ID",
+    help="Keep this session restorable whatever its age (repeatable; remembered in backup_holds).",
+)
+@click.option(
+    "--hold-file",
+    "hold_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A file of session ids to hold, one per line (# comments allowed).",
+)
+@click.option(
+    "--release",
+    "releases",
+    multiple=True,
+    metavar="SESSION_ID",
+    help="Remove a remembered hold (the session is pruned if it is outside the window).",
+)
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
-@click.option("--wait", is_flag=True, help="If a backup is running, wait for it instead of stopping.")
+@click.option(
+    "--wait", is_flag=True, help="If a backup is running, wait for it instead of stopping."
+)
 @pass_context
-def prune(ctx: Context, keep: str, now: str | None, holds: tuple[str, ...], hold_files: tuple[str, ...],
-          releases: tuple[str, ...], dry_run: bool, wait: bool) -> None:
+def prune(
+    ctx: Context,
+    keep: str,
+    now: str | None,
+    holds: tuple[str, ...],
+    hold_files: tuple[str, ...],
+    releases: tuple[str, ...],
+    dry_run: bool,
+    wait: bool,
+) -> None:
     """Remove what no session inside the retention window (or on hold) needs.
 
     A History version whose closing session started before the window is needed only by
@@ -188,22 +302,43 @@ def prune(ctx: Context, keep: str, now: str | None, holds: tuple[str, ...], hold
     """
     from session_backup.cold import prune as run_prune
 
-    summary = run_prune(ctx.settings, keep, now=now, dry_run=dry_run, holds=holds, hold_files=hold_files,
-                        releases=releases, wait=wait, progress=_BarProgress(ctx))
+    summary = run_prune(
+        ctx.settings,
+        keep,
+        now=now,
+        dry_run=dry_run,
+        holds=holds,
+        hold_files=hold_files,
+        releases=releases,
+        wait=wait,
+        progress=_BarProgress(ctx),
+    )
     verb = "would prune" if dry_run else "pruned"
-    lines = [f"{verb} {summary['sessions_to_prune']} session(s) started before {summary['window_start'][:19]}"]
+    lines = [
+        f"{verb} {summary['sessions_to_prune']} session(s) started before {summary['window_start'][:19]}"
+    ]
     for scope, entry in summary["sessions_to_prune_by_scope"].items():
         lines.append(f"  {scope}: {entry['count']} session(s), {entry['first']} .. {entry['last']}")
     if summary["held_sessions"]:
         lines.append(f"held (kept restorable): {', '.join(summary['held_sessions'])}")
     removed = summary.get("hot_versions_removed", summary["hot_versions_to_remove"])
-    lines.append("hot History versions " + ("to remove" if dry_run else "removed") + ": "
-                 + (", ".join(f"{table} {count}" for table, count in removed.items()) or "none"))
+    lines.append(
+        "hot History versions "
+        + ("to remove" if dry_run else "removed")
+        + ": "
+        + (", ".join(f"{table} {count}" for table, count in removed.items()) or "none")
+    )
     for item in summary["cold_files_to_delete"]:
-        lines.append(f"  cold file {'to delete' if dry_run else 'deleted'}: {item['file']} ({item['rows']} rows)")
+        lines.append(
+            f"  cold file {'to delete' if dry_run else 'deleted'}: {item['file']} ({item['rows']} rows)"
+        )
     for item in summary["cold_files_to_rewrite"]:
-        lines.append(f"  cold file {'to rewrite' if dry_run else 'rewritten'} without pruned rows: {item['file']}")
+        lines.append(
+            f"  cold file {'to rewrite' if dry_run else 'rewritten'} without pruned rows: {item['file']}"
+        )
     for item in summary.get("kept_under_retention", []):
-        lines.append(f"  NOT deleted, under retention: {item['uri']} until {item['until']} "
-                     "(removed from the backup; a later prune deletes it)")
+        lines.append(
+            f"  NOT deleted, under retention: {item['uri']} until {item['until']} "
+            "(removed from the backup; a later prune deletes it)"
+        )
     ctx.emit(summary, "\n".join(lines))

@@ -88,7 +88,10 @@ class BigQueryBackup:
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         table = self.client.get_table(self.table_id(name))
-        return [(field.name, _STANDARD_TYPES.get(field.field_type, field.field_type)) for field in table.schema]
+        return [
+            (field.name, _STANDARD_TYPES.get(field.field_type, field.field_type))
+            for field in table.schema
+        ]
 
     def schema_fields(self, name: str) -> list:
         return list(self.client.get_table(self.table_id(name)).schema)
@@ -149,8 +152,10 @@ class BigQueryBackup:
             wanted = list(dict.fromkeys(only))
             unknown = [name for name in wanted if name not in names]
             if unknown:
-                raise BackupError(f"Table(s) {', '.join(unknown)} are not declared with the history strategy "
-                                  f"(tiered tables: {', '.join(names) or 'none'}).")
+                raise BackupError(
+                    f"Table(s) {', '.join(unknown)} are not declared with the history strategy "
+                    f"(tiered tables: {', '.join(names) or 'none'})."
+                )
             names = wanted
         return [name for name in names if self.exists(f"history_{name}")]
 

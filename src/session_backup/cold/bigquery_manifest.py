@@ -20,14 +20,33 @@ def finish_interrupted(backup: BigQueryBackup, stores) -> dict:
     report = {"undone": [], "deleted": [], "kept_under_retention": []}
     if not backup.exists(COLD_MANIFEST):
         return report
-    keys = ("file_id", "state", "table_name", "cold_root", "relative_path", "file_uri", "generation", "bytes",
-            "content_md5", "objects", "delete_after")
-    rows = backup.query(f"select {', '.join(keys)} from {backup.rel(COLD_MANIFEST)} "
-                        f"where state in ('writing', 'retired') order by created_at")
+    keys = (
+        "file_id",
+        "state",
+        "table_name",
+        "cold_root",
+        "relative_path",
+        "file_uri",
+        "generation",
+        "bytes",
+        "content_md5",
+        "objects",
+        "delete_after",
+    )
+    rows = backup.query(
+        f"select {', '.join(keys)} from {backup.rel(COLD_MANIFEST)} "
+        f"where state in ('writing', 'retired') order by created_at"
+    )
     for row in rows:
         item = dict(zip(keys, row))
-        if item["state"] == "retired" and item["delete_after"] is not None and naive(item["delete_after"]) > now:
-            report["kept_under_retention"].append({"uri": item["file_uri"], "until": str(item["delete_after"])})
+        if (
+            item["state"] == "retired"
+            and item["delete_after"] is not None
+            and naive(item["delete_after"]) > now
+        ):
+            report["kept_under_retention"].append(
+                {"uri": item["file_uri"], "until": str(item["delete_after"])}
+            )
             continue
         store = stores(item["cold_root"])
         try:
@@ -45,15 +64,22 @@ def finish_interrupted(backup: BigQueryBackup, stores) -> dict:
                 f"update {backup.rel(COLD_MANIFEST)} set state = 'retired', "
                 f"retired_at = coalesce(retired_at, current_timestamp()), "
                 f"retired_reason = coalesce(retired_reason, 'interrupted write'), delete_after = $until "
-                f"where file_id = $id", {"id": item["file_id"], "until": naive(blocked.until)})
-            report["kept_under_retention"].append({"uri": item["file_uri"], "until": str(blocked.until),
-                                                   "reason": blocked.reason})
+                f"where file_id = $id",
+                {"id": item["file_id"], "until": naive(blocked.until)},
+            )
+            report["kept_under_retention"].append(
+                {"uri": item["file_uri"], "until": str(blocked.until), "reason": blocked.reason}
+            )
             continue
         statements = []
         loaded = f"cold_loaded_{item['table_name']}"
         if backup.exists(loaded):
-            statements.append(f"delete from {backup.rel(loaded)} where {FILE_ID_COLUMN} = {literal(item['file_id'])}")
-        statements.append(f"delete from {backup.rel(COLD_MANIFEST)} where file_id = {literal(item['file_id'])}")
+            statements.append(
+                f"delete from {backup.rel(loaded)} where {FILE_ID_COLUMN} = {literal(item['file_id'])}"
+            )
+        statements.append(
+            f"delete from {backup.rel(COLD_MANIFEST)} where file_id = {literal(item['file_id'])}"
+        )
         backup.run_transaction(statements)
         report["undone" if item["state"] == "writing" else "deleted"].append(item["file_uri"])
     return report
@@ -63,4 +89,8 @@ def _reserved_names(store, relative: str) -> list[str]:
     """part-<n>.parquet and the part-<n>-<k>.parquet objects of a split export."""
     folder, _, name = relative.rpartition("/")
     pattern = re.compile(re.escape(name[: -len(".parquet")]) + r"(-\d{3})?\.parquet$")
-    return [found for found in store.list_relative(folder + "/") if pattern.match(found.rpartition("/")[2])]
+    return [
+        found
+        for found in store.list_relative(folder + "/")
+        if pattern.match(found.rpartition("/")[2])
+    ]

@@ -41,19 +41,44 @@ def file_objects(item: dict) -> list[dict]:
     """The GCS objects of one cold file: [{relative_path, uri, bytes, md5, generation}]."""
     if item.get("objects"):
         return json.loads(item["objects"])
-    return [{"relative_path": item["relative_path"], "uri": item["file_uri"], "bytes": item["bytes"],
-             "md5": item.get("content_md5"), "generation": item["generation"]}]
+    return [
+        {
+            "relative_path": item["relative_path"],
+            "uri": item["file_uri"],
+            "bytes": item["bytes"],
+            "md5": item.get("content_md5"),
+            "generation": item["generation"],
+        }
+    ]
 
 
 def active_items(backup: BigQueryBackup, table: str) -> list[dict]:
     if not backup.exists(COLD_MANIFEST):
         return []
-    keys = ("file_id", "file_uri", "cold_root", "relative_path", "generation", "bytes", "content_md5", "scope",
-            "closed_month", "row_count", "min_valid_from_seq", "max_valid_to_seq", "storage_class",
-            "row_checksum_low", "row_checksum_high", "checksum_engine", "objects")
-    rows = backup.query(f"select {', '.join(keys)} from {backup.rel(COLD_MANIFEST)} "
-                        f"where table_name = $table and state = 'active' order by scope, closed_month, part",
-                        {"table": table})
+    keys = (
+        "file_id",
+        "file_uri",
+        "cold_root",
+        "relative_path",
+        "generation",
+        "bytes",
+        "content_md5",
+        "scope",
+        "closed_month",
+        "row_count",
+        "min_valid_from_seq",
+        "max_valid_to_seq",
+        "storage_class",
+        "row_checksum_low",
+        "row_checksum_high",
+        "checksum_engine",
+        "objects",
+    )
+    rows = backup.query(
+        f"select {', '.join(keys)} from {backup.rel(COLD_MANIFEST)} "
+        f"where table_name = $table and state = 'active' order by scope, closed_month, part",
+        {"table": table},
+    )
     return [dict(zip(keys, row), table_name=table) for row in rows]
 
 
@@ -65,12 +90,19 @@ def ensure_loaded_table(backup: BigQueryBackup, table: str) -> set[str]:
     loaded = f"cold_loaded_{table}"
     fields = backup.schema_fields(f"history_{table}")
     if not backup.exists(loaded):
-        backup.client.create_table(bigquery.Table(backup.table_id(loaded), schema=fields + [
-            bigquery.SchemaField(FILE_ID_COLUMN, "STRING")]), exists_ok=True)
+        backup.client.create_table(
+            bigquery.Table(
+                backup.table_id(loaded),
+                schema=fields + [bigquery.SchemaField(FILE_ID_COLUMN, "STRING")],
+            ),
+            exists_ok=True,
+        )
     present = {name for name, _ in backup.columns(loaded)}
     for name, column_type in backup.columns(f"history_{table}"):
         if name not in present:
-            backup.execute(f"alter table {backup.rel(loaded)} add column if not exists `{name}` {column_type}")
+            backup.execute(
+                f"alter table {backup.rel(loaded)} add column if not exists `{name}` {column_type}"
+            )
             present.add(name)
     return present
 
@@ -84,7 +116,9 @@ def install_relation(backup: BigQueryBackup, table: str, root_uri: str) -> str:
         backup.execute(loaded_view_sql(backup, table, columns, loaded_columns))
         return "load"
     if not active_items(backup, table) and not _placed_objects(backup, table):
-        backup.execute(empty_view_sql(backup, table))  # an external table over no object cannot be queried
+        backup.execute(
+            empty_view_sql(backup, table)
+        )  # an external table over no object cannot be queried
         return "empty"
     backup.execute(external_table_sql(backup, table, f"{root_uri.rstrip('/')}/{table}"))
     backup.execute(external_view_sql(backup, table, columns))
@@ -92,8 +126,11 @@ def install_relation(backup: BigQueryBackup, table: str, root_uri: str) -> str:
 
 
 def _placed_objects(backup: BigQueryBackup, table: str) -> bool:
-    rows = backup.query(f"select count(*) from {backup.rel(COLD_MANIFEST)} where table_name = $table "
-                        f"and state = 'writing' and generation is not null", {"table": table})
+    rows = backup.query(
+        f"select count(*) from {backup.rel(COLD_MANIFEST)} where table_name = $table "
+        f"and state = 'writing' and generation is not null",
+        {"table": table},
+    )
     return bool(rows and rows[0][0])
 
 
@@ -119,23 +156,31 @@ def prepare_relations(settings: Settings, tables: list[str]) -> None:
 
     with open_bigquery_backup(settings) as backup:
         backup.ensure_tables()
-        installed = {row[0] for row in backup.query(f"select table_name from {backup.rel(COLD_VIEW_STATE)}")}
+        installed = {
+            row[0] for row in backup.query(f"select table_name from {backup.rel(COLD_VIEW_STATE)}")
+        }
         for table in tables:
             if table not in installed or not backup.exists(f"cold_history_{table}"):
                 kind = install_relation(backup, table, settings.cold_root)
-                backup.run_transaction([
-                    f"delete from {backup.rel(COLD_VIEW_STATE)} where table_name = {literal(table)}",
-                    (f"insert into {backup.rel(COLD_VIEW_STATE)} values ({literal(table)}, {literal(kind)}, null, "
-                     f"current_timestamp())"),
-                ])
+                backup.run_transaction(
+                    [
+                        f"delete from {backup.rel(COLD_VIEW_STATE)} where table_name = {literal(table)}",
+                        (
+                            f"insert into {backup.rel(COLD_VIEW_STATE)} values ({literal(table)}, {literal(kind)}, null, "
+                            f"current_timestamp())"
+                        ),
+                    ]
+                )
         stale = functions_missing_cold(backup, tables)
     if stale:
         refresh_restore_functions(settings)
         with open_bigquery_backup(settings) as backup:
             still = functions_missing_cold(backup, stale)
         if still:
-            raise BackupError(f"restore functions of {', '.join(still)} still do not read cold history; "
-                              "run `dbt run-operation create_backup_functions` and retry.")
+            raise BackupError(
+                f"restore functions of {', '.join(still)} still do not read cold history; "
+                "run `dbt run-operation create_backup_functions` and retry."
+            )
 
 
 def load_files(backup: BigQueryBackup, table_id: str, paths: list[Path], fields: list) -> None:
@@ -143,15 +188,20 @@ def load_files(backup: BigQueryBackup, table_id: str, paths: list[Path], fields:
     scanned are billed)."""
     from google.cloud import bigquery
 
-    config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=fields,
-                                    write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        schema=fields,
+        write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+    )
     for path in paths:
         with open(path, "rb") as handle:
             try:
                 backup.client.load_table_from_file(handle, table_id, job_config=config).result()
             except Exception as exc:
-                raise BackupError(f"Loading cold file {path.name} into {table_id} failed: "
-                                  f"{str(exc).splitlines()[0][:300]}") from exc
+                raise BackupError(
+                    f"Loading cold file {path.name} into {table_id} failed: "
+                    f"{str(exc).splitlines()[0][:300]}"
+                ) from exc
 
 
 def create_scratch(backup: BigQueryBackup, name: str, fields: list) -> str:
@@ -172,11 +222,15 @@ def fetch_checked(store, item: dict, folder: Path) -> list[Path]:
         store.fetch(entry["relative_path"], entry["generation"], path)
         size = path.stat().st_size
         if entry["bytes"] is not None and size != int(entry["bytes"]):
-            raise BackupError(f"Cold file {entry['uri']} ({where}) has {size} bytes, {entry['bytes']} recorded "
-                              "(truncated or replaced); nothing was restored.")
+            raise BackupError(
+                f"Cold file {entry['uri']} ({where}) has {size} bytes, {entry['bytes']} recorded "
+                "(truncated or replaced); nothing was restored."
+            )
         if entry.get("md5") and file_md5_base64(path) != entry["md5"]:
-            raise BackupError(f"Cold file {entry['uri']} ({where}) does not match its recorded MD5 (corrupted); "
-                              "nothing was restored.")
+            raise BackupError(
+                f"Cold file {entry['uri']} ({where}) does not match its recorded MD5 (corrupted); "
+                "nothing was restored."
+            )
         paths.append(path)
     return paths
 
@@ -188,15 +242,22 @@ def check_objects(store, item: dict) -> None:
     for entry in file_objects(item):
         found = store.stat(entry["relative_path"])
         if found is None:
-            raise BackupError(f"Cold file {entry['uri']} ({where}) is missing from GCS. Restores that need it "
-                              "cannot be exact; nothing was restored (docs/cold-storage.md#missing-or-corrupted-files).")
+            raise BackupError(
+                f"Cold file {entry['uri']} ({where}) is missing from GCS. Restores that need it "
+                "cannot be exact; nothing was restored (docs/cold-storage.md#missing-or-corrupted-files)."
+            )
         if entry["generation"] is not None and found.generation != int(entry["generation"]):
-            raise BackupError(f"Cold file {entry['uri']} ({where}) was replaced (generation {found.generation}, "
-                              f"{entry['generation']} recorded); nothing was restored.")
+            raise BackupError(
+                f"Cold file {entry['uri']} ({where}) was replaced (generation {found.generation}, "
+                f"{entry['generation']} recorded); nothing was restored."
+            )
         if (entry["bytes"] is not None and found.bytes != int(entry["bytes"])) or (
-                entry.get("md5") and found.md5_base64 and found.md5_base64 != entry["md5"]):
-            raise BackupError(f"Cold file {entry['uri']} ({where}) does not match its recorded size/MD5 "
-                              "(corrupted); nothing was restored.")
+            entry.get("md5") and found.md5_base64 and found.md5_base64 != entry["md5"]
+        ):
+            raise BackupError(
+                f"Cold file {entry['uri']} ({where}) does not match its recorded size/MD5 "
+                "(corrupted); nothing was restored."
+            )
 
 
 def load_missing(backup: BigQueryBackup, store, table: str, items: list[dict]) -> list[str]:
@@ -204,7 +265,9 @@ def load_missing(backup: BigQueryBackup, store, table: str, items: list[dict]) -
     loaded again. Returns their URIs."""
     ensure_loaded_table(backup, table)
     loaded = f"cold_loaded_{table}"
-    counts = dict(backup.query(f"select {FILE_ID_COLUMN}, count(*) from {backup.rel(loaded)} group by 1"))
+    counts = dict(
+        backup.query(f"select {FILE_ID_COLUMN}, count(*) from {backup.rel(loaded)} group by 1")
+    )
     fetched = []
     fields = backup.schema_fields(f"history_{table}")
     names = [field.name for field in fields]
@@ -218,11 +281,15 @@ def load_missing(backup: BigQueryBackup, store, table: str, items: list[dict]) -
             try:
                 load_files(backup, backup.table_id(scratch), paths, fields)
                 listed = ", ".join(f"`{name}`" for name in names)
-                backup.run_transaction([
-                    f"delete from {backup.rel(loaded)} where {FILE_ID_COLUMN} = {literal(item['file_id'])}",
-                    (f"insert into {backup.rel(loaded)} ({listed}, {FILE_ID_COLUMN}) "
-                     f"select {listed}, {literal(item['file_id'])} from {backup.rel(scratch)}"),
-                ])
+                backup.run_transaction(
+                    [
+                        f"delete from {backup.rel(loaded)} where {FILE_ID_COLUMN} = {literal(item['file_id'])}",
+                        (
+                            f"insert into {backup.rel(loaded)} ({listed}, {FILE_ID_COLUMN}) "
+                            f"select {listed}, {literal(item['file_id'])} from {backup.rel(scratch)}"
+                        ),
+                    ]
+                )
             finally:
                 backup.drop(scratch)
         fetched.append(item["file_uri"])

@@ -38,7 +38,11 @@ class ExportStaging:
 
     def _local_folder(self, file_id: str) -> Path:
         assert self.local_root is not None
-        return self.local_root / self.store.bucket_name / self.store._name(self.relative_prefix(file_id))
+        return (
+            self.local_root
+            / self.store.bucket_name
+            / self.store._name(self.relative_prefix(file_id))
+        )
 
     def list(self, file_id: str) -> list[str]:
         """Relative names (under the cold root) of the objects exported for this file, sorted."""
@@ -46,8 +50,16 @@ class ExportStaging:
             folder = self._local_folder(file_id)
             if not folder.is_dir():
                 return []
-            return sorted(self.relative_prefix(file_id) + path.name for path in folder.iterdir() if path.is_file())
-        return [name for name in self.store.list_relative(self.relative_prefix(file_id)) if name.endswith(".parquet")]
+            return sorted(
+                self.relative_prefix(file_id) + path.name
+                for path in folder.iterdir()
+                if path.is_file()
+            )
+        return [
+            name
+            for name in self.store.list_relative(self.relative_prefix(file_id))
+            if name.endswith(".parquet")
+        ]
 
     def download(self, relative: str, destination: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)

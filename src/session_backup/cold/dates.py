@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from session_backup.errors import BackupError
 
-DURATION = re.compile(r"^\s*(\d+)\s*(d|day|days|w|week|weeks|m|month|months|y|year|years)\s*$", re.IGNORECASE)
+DURATION = re.compile(
+    r"^\s*(\d+)\s*(d|day|days|w|week|weeks|m|month|months|y|year|years)\s*$", re.IGNORECASE
+)
 
 
 def parse_now(value: str | datetime | date | None) -> datetime:
@@ -22,7 +24,9 @@ def parse_now(value: str | datetime | date | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise BackupError(f"--now {value!r}: expected a date like 2024-12-31 or a timestamp.") from exc
+        raise BackupError(
+            f"--now {value!r}: expected a date like 2024-12-31 or a timestamp."
+        ) from exc
     return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
@@ -30,7 +34,9 @@ def subtract_duration(now: datetime, text: str, option: str) -> datetime:
     """`90d`, `12w`, `6m`, `2y`: days and weeks exactly, months and years on the calendar."""
     match = DURATION.match(text or "")
     if not match:
-        raise BackupError(f"{option} {text!r}: expected a number and a unit, e.g. 90d, 12w, 6m or 2y.")
+        raise BackupError(
+            f"{option} {text!r}: expected a number and a unit, e.g. 90d, 12w, 6m or 2y."
+        )
     count, unit = int(match.group(1)), match.group(2).lower()[0]
     if unit == "d":
         return now - timedelta(days=count)
@@ -68,4 +74,3 @@ def naive(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-

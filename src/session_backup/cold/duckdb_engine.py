@@ -123,12 +123,14 @@ class DuckDBBackup:
             )""")
         self.execute(f"""
             create table if not exists {self.rel(PRUNED_MANIFEST)} as
-            select *, cast(null as timestamp) as pruned_at from {self.rel('backup_manifest')} where 1 = 0""")
+            select *, cast(null as timestamp) as pruned_at from {self.rel("backup_manifest")} where 1 = 0""")
         # backup_manifest may gain columns later: the copy follows before each move.
         present = {name for name, _ in self.columns(PRUNED_MANIFEST)}
         for name, column_type in self.columns("backup_manifest"):
             if name not in present:
-                self.execute(f"alter table {self.rel(PRUNED_MANIFEST)} add column {quote(name)} {column_type}")
+                self.execute(
+                    f"alter table {self.rel(PRUNED_MANIFEST)} add column {quote(name)} {column_type}"
+                )
         self.execute(f"""
             create table if not exists {self.rel(PRUNE_WINDOWS)} (
                 scope varchar not null,
@@ -151,8 +153,10 @@ class DuckDBBackup:
             wanted = list(dict.fromkeys(only))
             unknown = [name for name in wanted if name not in names]
             if unknown:
-                raise BackupError(f"Table(s) {', '.join(unknown)} are not declared with the history strategy "
-                                  f"(tiered tables: {', '.join(names) or 'none'}).")
+                raise BackupError(
+                    f"Table(s) {', '.join(unknown)} are not declared with the history strategy "
+                    f"(tiered tables: {', '.join(names) or 'none'})."
+                )
             names = wanted
         return [name for name in names if self.exists(f"history_{name}")]
 

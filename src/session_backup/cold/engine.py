@@ -27,7 +27,9 @@ class ColdEngine(Protocol):
     def check_paths(self, store: ColdStore) -> None:
         """Refuse a cold root the engine cannot address safely."""
 
-    def plan_units(self, backup: Any, table: str, cutoff: date, long_term_before: date) -> list[Unit]:
+    def plan_units(
+        self, backup: Any, table: str, cutoff: date, long_term_before: date
+    ) -> list[Unit]:
         """The committed History rows older than the cutoff, per scope and closed month."""
 
     def hot_totals(self, backup: Any, tables: list[str], long_term_before: date) -> dict:
@@ -42,15 +44,31 @@ class ColdEngine(Protocol):
     def prepare_views(self, tables: list[str]) -> None:
         """Before anything moves: each table's cold relation exists and its restore reads it."""
 
-    def tier_table(self, store: ColdStore, table: str, units: list[Unit], storage_class: str, moment: datetime,
-                   cutoff: date, fail_after: str | None, progress: Progress) -> None:
+    def tier_table(
+        self,
+        store: ColdStore,
+        table: str,
+        units: list[Unit],
+        storage_class: str,
+        moment: datetime,
+        cutoff: date,
+        fail_after: str | None,
+        progress: Progress,
+    ) -> None:
         """Journal, write, verify, place and commit one table's units."""
 
     def active_files(self, backup: Any, table: str) -> list[dict]:
         """The manifest's active files of a table (file_id, scope, closed_month, row_count, ...)."""
 
-    def rehydrate_table(self, stores, table: str, items: list[dict], delete_files: bool, fail_after: str | None,
-                        progress: Progress) -> dict:
+    def rehydrate_table(
+        self,
+        stores,
+        table: str,
+        items: list[dict],
+        delete_files: bool,
+        fail_after: str | None,
+        progress: Progress,
+    ) -> dict:
         """Checked rows of these files back into History, out of the manifest, in one commit."""
 
     def abandon(self, stores, store: ColdStore) -> dict:

@@ -22,7 +22,11 @@ from session_backup.errors import BackupError
 
 def gcs_endpoint() -> str | None:
     """An explicit endpoint (an emulator, or a private endpoint): anonymous credentials then."""
-    return os.environ.get("SESSION_BACKUP_GCS_ENDPOINT") or os.environ.get("STORAGE_EMULATOR_HOST") or None
+    return (
+        os.environ.get("SESSION_BACKUP_GCS_ENDPOINT")
+        or os.environ.get("STORAGE_EMULATOR_HOST")
+        or None
+    )
 
 
 def make_storage_client():
@@ -31,14 +35,23 @@ def make_storage_client():
     try:
         from google.cloud import storage
     except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise BackupError("google-cloud-storage is not installed (pip install google-cloud-storage).") from exc
-    project = os.environ.get("SESSION_BACKUP_GCS_PROJECT") or os.environ.get("SESSION_BACKUP_BQ_PROJECT") or None
+        raise BackupError(
+            "google-cloud-storage is not installed (pip install google-cloud-storage)."
+        ) from exc
+    project = (
+        os.environ.get("SESSION_BACKUP_GCS_PROJECT")
+        or os.environ.get("SESSION_BACKUP_BQ_PROJECT")
+        or None
+    )
     endpoint = gcs_endpoint()
     if endpoint:
         from google.auth.credentials import AnonymousCredentials
 
-        return storage.Client(project=project or "local", credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": endpoint})
+        return storage.Client(
+            project=project or "local",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": endpoint},
+        )
     try:
         from google.auth.exceptions import DefaultCredentialsError
     except ImportError:  # pragma: no cover
@@ -59,9 +72,11 @@ class GCSStore(ColdStore):
     def __init__(self, root_uri: str, cache_dir: Path, client=None) -> None:
         if not root_uri.startswith("gs://"):
             raise BackupError(f"Not a gs:// cold root: {root_uri!r}")
-        bucket, _, prefix = root_uri[len("gs://"):].partition("/")
+        bucket, _, prefix = root_uri[len("gs://") :].partition("/")
         if not bucket:
-            raise BackupError(f"The cold root {root_uri!r} names no bucket: use gs://bucket/prefix.")
+            raise BackupError(
+                f"The cold root {root_uri!r} names no bucket: use gs://bucket/prefix."
+            )
         self.bucket_name = bucket
         self.prefix = prefix.strip("/")
         self.root_uri = f"gs://{bucket}" + (f"/{self.prefix}" if self.prefix else "")
@@ -101,10 +116,14 @@ class GCSStore(ColdStore):
                 ) from exc
             raise
         except gexc.Forbidden as exc:
-            raise BackupError(f"GCS refused to {what} in {self.root_uri}: {_first_line(exc)} "
-                              "(check the credentials' roles on the bucket).") from exc
+            raise BackupError(
+                f"GCS refused to {what} in {self.root_uri}: {_first_line(exc)} "
+                "(check the credentials' roles on the bucket)."
+            ) from exc
         except gexc.Unauthorized as exc:
-            raise BackupError(f"GCS credentials were rejected for {self.root_uri}: {_first_line(exc)}") from exc
+            raise BackupError(
+                f"GCS credentials were rejected for {self.root_uri}: {_first_line(exc)}"
+            ) from exc
         except gexc.GoogleAPICallError:
             raise
         except BackupError:
@@ -113,8 +132,12 @@ class GCSStore(ColdStore):
             from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
             if isinstance(exc, (DefaultCredentialsError, RefreshError)):
-                raise BackupError(f"No usable Google Cloud credentials for {self.root_uri}: {_first_line(exc)}") from exc
-            raise BackupError(f"Cannot reach GCS for {self.root_uri} ({what}): {_first_line(exc)}") from exc
+                raise BackupError(
+                    f"No usable Google Cloud credentials for {self.root_uri}: {_first_line(exc)}"
+                ) from exc
+            raise BackupError(
+                f"Cannot reach GCS for {self.root_uri} ({what}): {_first_line(exc)}"
+            ) from exc
 
     # -- ColdStore --------------------------------------------------------------------------------
     def uri_for(self, relative: str) -> str:
@@ -124,8 +147,12 @@ class GCSStore(ColdStore):
         from google.api_core import exceptions as gexc
 
         try:
-            self._call("check", lambda: list(self.client.list_blobs(self.bucket_name, prefix=self._name(""),
-                                                                    max_results=1)))
+            self._call(
+                "check",
+                lambda: list(
+                    self.client.list_blobs(self.bucket_name, prefix=self._name(""), max_results=1)
+                ),
+            )
         except gexc.NotFound as exc:  # pragma: no cover - mapped in _call
             raise BackupError(f"GCS bucket {self.bucket_name!r} does not exist.") from exc
 
@@ -142,25 +169,37 @@ class GCSStore(ColdStore):
     def list_relative(self, prefix: str) -> list[str]:
         full = self._name(prefix)
         base = self._name("")
-        names = self._call("list", lambda: [blob.name for blob in self.client.list_blobs(self.bucket_name, prefix=full)])
-        return sorted(name[len(base):] if base else name for name in names)
+        names = self._call(
+            "list",
+            lambda: [blob.name for blob in self.client.list_blobs(self.bucket_name, prefix=full)],
+        )
+        return sorted(name[len(base) :] if base else name for name in names)
 
     def staging_dir(self) -> Path:
         path = self.cache_dir / ".staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def put(self, local_path: Path, relative: str, storage_class: str | None = None) -> StoredObject:
+    def put(
+        self, local_path: Path, relative: str, storage_class: str | None = None
+    ) -> StoredObject:
         from google.api_core import exceptions as gexc
 
         blob = self.bucket.blob(self._name(relative))
         if storage_class:
             blob.storage_class = storage_class
         try:
-            self._call("upload", blob.upload_from_filename, str(local_path), if_generation_match=0,
-                       checksum="md5")
+            self._call(
+                "upload",
+                blob.upload_from_filename,
+                str(local_path),
+                if_generation_match=0,
+                checksum="md5",
+            )
         except gexc.PreconditionFailed as exc:
-            raise ObjectExists(f"Cold object {self.uri_for(relative)} already exists; it is never overwritten.") from exc
+            raise ObjectExists(
+                f"Cold object {self.uri_for(relative)} already exists; it is never overwritten."
+            ) from exc
         # Read back what GCS stored (size and MD5 from the server): no download, so no retrieval
         # fee on a cold storage class.
         self._call("read back", blob.reload)
@@ -171,16 +210,27 @@ class GCSStore(ColdStore):
                 f"GCS stored {self.uri_for(relative)} with size {blob.size} / md5 {blob.md5_hash}, "
                 f"expected {expected_size} / {expected_md5}: upload corrupted, nothing committed."
             )
-        return StoredObject(uri=self.uri_for(relative), relative_path=relative, bytes=int(blob.size),
-                            md5_base64=blob.md5_hash, generation=blob.generation,
-                            storage_class=blob.storage_class or storage_class)
+        return StoredObject(
+            uri=self.uri_for(relative),
+            relative_path=relative,
+            bytes=int(blob.size),
+            md5_base64=blob.md5_hash,
+            generation=blob.generation,
+            storage_class=blob.storage_class or storage_class,
+        )
 
     def stat(self, relative: str) -> StoredObject | None:
         blob = self._call("read", self.bucket.get_blob, self._name(relative))
         if blob is None:
             return None
-        return StoredObject(uri=self.uri_for(relative), relative_path=relative, bytes=int(blob.size or 0),
-                            md5_base64=blob.md5_hash, generation=blob.generation, storage_class=blob.storage_class)
+        return StoredObject(
+            uri=self.uri_for(relative),
+            relative_path=relative,
+            bytes=int(blob.size or 0),
+            md5_base64=blob.md5_hash,
+            generation=blob.generation,
+            storage_class=blob.storage_class,
+        )
 
     def read_path(self, relative: str) -> Path:
         path = (self.cache_dir / self.bucket_name / self._name(relative)).resolve()
@@ -215,11 +265,15 @@ class GCSStore(ColdStore):
             return RetentionBlocked(uri, None, "the object is under a hold")
         until = blob.retention_expiration_time
         retention = getattr(blob, "retention", None)  # object retention lock (newer API)
-        retain_until = getattr(retention, "retain_until_time", None) if retention is not None else None
+        retain_until = (
+            getattr(retention, "retain_until_time", None) if retention is not None else None
+        )
         if retain_until and (until is None or retain_until > until):
             until = retain_until
         if until is not None and until > now:
-            return RetentionBlocked(uri, until, f"under the bucket retention policy until {until.isoformat()}")
+            return RetentionBlocked(
+                uri, until, f"under the bucket retention policy until {until.isoformat()}"
+            )
         return None
 
     def delete(self, relative: str, generation: int | None = None) -> None:
@@ -234,8 +288,10 @@ class GCSStore(ColdStore):
         except gexc.NotFound:
             return  # already gone: deleting is idempotent
         except gexc.PreconditionFailed as exc:
-            raise BackupError(f"{self.uri_for(relative)} changed since it was recorded (generation "
-                              f"{generation}); not deleted.") from exc
+            raise BackupError(
+                f"{self.uri_for(relative)} changed since it was recorded (generation "
+                f"{generation}); not deleted."
+            ) from exc
         except gexc.Forbidden as exc:  # pragma: no cover - mapped in _call
             raise RetentionBlocked(self.uri_for(relative), None, _first_line(exc)) from exc
 
@@ -243,4 +299,3 @@ class GCSStore(ColdStore):
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
-

@@ -20,7 +20,9 @@ class LocalFolderStore(ColdStore):
     def _path(self, relative: str) -> Path:
         path = (self.root / relative).resolve()
         if self.root not in path.parents:
-            raise BackupError(f"Refusing a cold path outside the cold root {self.root}: {relative!r}")
+            raise BackupError(
+                f"Refusing a cold path outside the cold root {self.root}: {relative!r}"
+            )
         return path
 
     def uri_for(self, relative: str) -> str:
@@ -30,8 +32,10 @@ class LocalFolderStore(ColdStore):
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise BackupError(f"Cannot create the cold folder {self.root}: {exc.strerror}. "
-                              "Set SESSION_BACKUP_COLD_ROOT to a writable folder or gs://bucket/prefix.") from exc
+            raise BackupError(
+                f"Cannot create the cold folder {self.root}: {exc.strerror}. "
+                "Set SESSION_BACKUP_COLD_ROOT to a writable folder or gs://bucket/prefix."
+            ) from exc
         if not os.access(self.root, os.W_OK):
             raise BackupError(f"The cold folder {self.root} is not writable.")
 
@@ -39,14 +43,18 @@ class LocalFolderStore(ColdStore):
         folder = self._path(prefix) if prefix else self.root
         if not folder.is_dir():
             return []
-        return sorted(str(path.relative_to(self.root)) for path in folder.rglob("*") if path.is_file())
+        return sorted(
+            str(path.relative_to(self.root)) for path in folder.rglob("*") if path.is_file()
+        )
 
     def staging_dir(self) -> Path:
         path = self.root / ".staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def put(self, local_path: Path, relative: str, storage_class: str | None = None) -> StoredObject:
+    def put(
+        self, local_path: Path, relative: str, storage_class: str | None = None
+    ) -> StoredObject:
         destination = self._path(relative)
         destination.parent.mkdir(parents=True, exist_ok=True)
         _fsync_file(local_path)
@@ -55,15 +63,23 @@ class LocalFolderStore(ColdStore):
             # if the name exists: never a half-written or overwritten part file.
             os.link(local_path, destination)
         except FileExistsError as exc:
-            raise ObjectExists(f"Cold file {destination} already exists; it is never overwritten.") from exc
+            raise ObjectExists(
+                f"Cold file {destination} already exists; it is never overwritten."
+            ) from exc
         except OSError:
             with open(local_path, "rb") as source, open(destination, "xb") as target:
                 shutil.copyfileobj(source, target)
                 target.flush()
                 os.fsync(target.fileno())
         _fsync_dir(destination.parent)
-        return StoredObject(uri=str(destination), relative_path=relative, bytes=destination.stat().st_size,
-                            md5_base64=None, generation=None, storage_class=None)
+        return StoredObject(
+            uri=str(destination),
+            relative_path=relative,
+            bytes=destination.stat().st_size,
+            md5_base64=None,
+            generation=None,
+            storage_class=None,
+        )
 
     def stat(self, relative: str) -> StoredObject | None:
         path = self._path(relative)
@@ -105,4 +121,3 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(descriptor)
-

@@ -28,11 +28,26 @@ def active_files(backup: DuckDBBackup, table: str) -> list[dict]:
         f"order by scope, closed_month, part",
         {"table": table},
     )
-    keys = ("file_id", "read_path", "file_uri", "cold_root", "relative_path", "generation", "bytes",
-            "content_sha256", "scope", "closed_month", "row_count", "min_valid_from_seq", "max_valid_to_seq",
-            "storage_class", "row_checksum_low", "row_checksum_high", "checksum_engine")
+    keys = (
+        "file_id",
+        "read_path",
+        "file_uri",
+        "cold_root",
+        "relative_path",
+        "generation",
+        "bytes",
+        "content_sha256",
+        "scope",
+        "closed_month",
+        "row_count",
+        "min_valid_from_seq",
+        "max_valid_to_seq",
+        "storage_class",
+        "row_checksum_low",
+        "row_checksum_high",
+        "checksum_engine",
+    )
     return [dict(zip(keys, row)) for row in rows]
-
 
 
 def store_lookup(settings: Settings) -> Callable[[str], ColdStore]:
@@ -72,11 +87,17 @@ def finish_interrupted(backup: DuckDBBackup, settings: Settings, stores) -> dict
                 f"where file_id = $id",
                 {"id": file_id, "until": naive(blocked.until)},
             )
-            report["kept_under_retention"].append({"uri": uri, "until": str(blocked.until), "reason": blocked.reason})
+            report["kept_under_retention"].append(
+                {"uri": uri, "until": str(blocked.until), "reason": blocked.reason}
+            )
             continue
-        backup.execute(f"delete from {backup.rel(COLD_MANIFEST)} where file_id = $id", {"id": file_id})
+        backup.execute(
+            f"delete from {backup.rel(COLD_MANIFEST)} where file_id = $id", {"id": file_id}
+        )
         if store.kind == "gcs":
-            store.read_path(relative).unlink(missing_ok=True)  # its download cache copy goes with it
+            store.read_path(relative).unlink(
+                missing_ok=True
+            )  # its download cache copy goes with it
         report["undone" if state == "writing" else "deleted"].append(uri)
     # Staging files are never needed across runs: whatever an interrupted run left goes.
     clean_staging(stores(settings.cold_root))
@@ -88,7 +109,6 @@ def clean_staging(store: ColdStore) -> None:
     for path in staging.glob("*"):
         if path.is_file():
             path.unlink(missing_ok=True)
-
 
 
 PART = re.compile(r"part-(\d+)(?:-\d{3})?\.parquet$")  # -nnn: one object of a split export
@@ -111,4 +131,3 @@ def next_part(backup: DuckDBBackup, store: ColdStore, unit: Unit, taken: set[tup
         part += 1
     taken.add((unit.table, unit.scope, unit.closed_month, part))
     return part
-

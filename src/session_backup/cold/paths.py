@@ -1,6 +1,6 @@
 """Where a cold file goes under the cold root: a readable layout, safe whatever a scope holds.
 
-    <table>/scope=<percent-encoded scope>/closed_month=<yyyy-mm>/part-<nnnnn>.parquet
+<table>/scope=<percent-encoded scope>/closed_month=<yyyy-mm>/part-<nnnnn>.parquet
 """
 
 from __future__ import annotations
@@ -30,5 +30,6 @@ def encode_scope(scope: str) -> str:
 
 
 def relative_path(table: str, scope: str, closed_month: str, part: int) -> str:
-    return f"{table}/scope={encode_scope(scope)}/closed_month={closed_month}/part-{part:05d}.parquet"
-
+    return (
+        f"{table}/scope={encode_scope(scope)}/closed_month={closed_month}/part-{part:05d}.parquet"
+    )

@@ -36,16 +36,28 @@ class Unit:
 
     def predicate(self) -> tuple[str, dict]:
         return (
-            ("hot.backup_scope = $scope and hot.backup_closed_date >= $month_start "
-             f"and hot.backup_closed_date < $month_end and {self.committed}"),
-            {"scope": self.scope, "month_start": self.month_start, "month_end": self.month_end,
-             "table": self.table},
+            (
+                "hot.backup_scope = $scope and hot.backup_closed_date >= $month_start "
+                f"and hot.backup_closed_date < $month_end and {self.committed}"
+            ),
+            {
+                "scope": self.scope,
+                "month_start": self.month_start,
+                "month_end": self.month_end,
+                "table": self.table,
+            },
         )
 
     def describe(self) -> dict:
-        return {"table": self.table, "scope": self.scope, "closed_month": self.closed_month,
-                "rows": self.row_count, "hot_logical_bytes": self.logical_bytes,
-                "cold_bytes": self.stats.get("bytes"), "file": self.file_uri or None}
+        return {
+            "table": self.table,
+            "scope": self.scope,
+            "closed_month": self.closed_month,
+            "rows": self.row_count,
+            "hot_logical_bytes": self.logical_bytes,
+            "cold_bytes": self.stats.get("bytes"),
+            "file": self.file_uri or None,
+        }
 
 
 def committed_closing_sql(backup, alias: str = "hot") -> str:
@@ -61,7 +73,9 @@ def committed_closing_sql(backup, alias: str = "hot") -> str:
     )
 
 
-def plan_units(backup: DuckDBBackup, table: str, cutoff: date, long_term_before: date) -> list[Unit]:
+def plan_units(
+    backup: DuckDBBackup, table: str, cutoff: date, long_term_before: date
+) -> list[Unit]:
     hot = f"history_{table}"
     columns = backup.columns(hot)
     logical = logical_bytes_expr("hot", columns)
@@ -89,8 +103,19 @@ def units_from_rows(table: str, committed: str, rows: list[tuple], cutoff: date)
     units = []
     for scope, closed_month, count, logical_bytes, long_term in rows:
         start, end = month_bounds(closed_month)
-        units.append(Unit(table, scope, closed_month, committed, start, min(end, cutoff), int(count),
-                          int(logical_bytes or 0), int(long_term or 0)))
+        units.append(
+            Unit(
+                table,
+                scope,
+                closed_month,
+                committed,
+                start,
+                min(end, cutoff),
+                int(count),
+                int(logical_bytes or 0),
+                int(long_term or 0),
+            )
+        )
     return units
 
 
@@ -102,14 +127,19 @@ def hot_totals(backup: DuckDBBackup, tables: list[str], long_term_before: date) 
         head = f"head_{table}"
         if backup.exists(head):
             columns = [c for c in backup.columns(head)]
-            totals["head_active"] += int(backup.query(
-                f"select coalesce(sum({logical_bytes_expr('hot', columns)}), 0) from {backup.rel(head)} as hot")[0][0])
+            totals["head_active"] += int(
+                backup.query(
+                    f"select coalesce(sum({logical_bytes_expr('hot', columns)}), 0) from {backup.rel(head)} as hot"
+                )[0][0]
+            )
         columns = backup.columns(f"history_{table}")
         expr = logical_bytes_expr("hot", columns)
         active, long_term = backup.query(
             f"select coalesce(sum(case when hot.backup_closed_date >= $before then {expr} end), 0), "
             f"coalesce(sum(case when hot.backup_closed_date < $before then {expr} end), 0) "
-            f"from {backup.rel('history_' + table)} as hot", {"before": long_term_before})[0]
+            f"from {backup.rel('history_' + table)} as hot",
+            {"before": long_term_before},
+        )[0]
         totals["history_active"] += int(active)
         totals["history_long_term"] += int(long_term)
     return totals
@@ -125,4 +155,3 @@ def cold_totals(backup: DuckDBBackup) -> dict:
         f"from {backup.rel(COLD_MANIFEST)} where state = 'active' group by 1"
     )
     return {cls: {"bytes": int(size), "logical_bytes": int(logical)} for cls, size, logical in rows}
-

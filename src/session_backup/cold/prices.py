@@ -23,8 +23,10 @@ def load_prices(settings: Settings, path: str | Path | None = None) -> tuple[dic
         with open(packaged, "rb") as handle:
             prices = tomllib.load(handle)
     except FileNotFoundError as exc:  # a wheel built without package data
-        raise BackupError(f"The packaged price list {packaged} is missing: reinstall session-backup, "
-                          "or give --prices PATH / SESSION_BACKUP_PRICES with a full price list.") from exc
+        raise BackupError(
+            f"The packaged price list {packaged} is missing: reinstall session-backup, "
+            "or give --prices PATH / SESSION_BACKUP_PRICES with a full price list."
+        ) from exc
     chosen = path or os.environ.get("SESSION_BACKUP_PRICES")
     if not chosen and (Path(settings.project_dir) / "prices.toml").is_file():
         chosen = Path(settings.project_dir) / "prices.toml"
@@ -46,7 +48,11 @@ def load_prices(settings: Settings, path: str | Path | None = None) -> tuple[dic
 def _merge(base: dict, override: dict) -> dict:
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        merged[key] = (
+            _merge(base[key], value)
+            if isinstance(value, dict) and isinstance(base.get(key), dict)
+            else value
+        )
     return merged
 
 
@@ -57,13 +63,19 @@ def gcs_price(prices: dict, storage_class: str | None) -> float:
     return float(prices["gcs"][(storage_class or DEFAULT_STORAGE_CLASS).lower()])
 
 
-
 def monthly_cost(prices: dict, hot: dict, cold: dict, local_class: str) -> dict:
     bigquery = prices["bigquery"]
-    hot_cost = (hot["head_active"] + hot["history_active"]) / GIB * float(bigquery["active_logical"]) + (
-        hot["history_long_term"] / GIB * float(bigquery["long_term_logical"]))
-    cold_cost = sum(item["bytes"] / GIB * gcs_price(prices, cls or local_class) for cls, item in cold.items())
-    return {"hot_usd": round(hot_cost, 10), "cold_usd": round(cold_cost, 10), "total_usd": round(hot_cost + cold_cost, 10)}
+    hot_cost = (hot["head_active"] + hot["history_active"]) / GIB * float(
+        bigquery["active_logical"]
+    ) + (hot["history_long_term"] / GIB * float(bigquery["long_term_logical"]))
+    cold_cost = sum(
+        item["bytes"] / GIB * gcs_price(prices, cls or local_class) for cls, item in cold.items()
+    )
+    return {
+        "hot_usd": round(hot_cost, 10),
+        "cold_usd": round(cold_cost, 10),
+        "total_usd": round(hot_cost + cold_cost, 10),
+    }
 
 
 def measured_ratio(cold: dict) -> float:

@@ -14,4 +14,3 @@ class Progress:
 
     def finish(self) -> None:
         pass
-

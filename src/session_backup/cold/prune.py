@@ -75,14 +75,20 @@ def prune(
     progress = progress or Progress()
     moment = parse_now(now)
     window_start = subtract_duration(moment, keep, "--keep")
-    requested_holds = list(dict.fromkeys(list(holds) + [sid for path in hold_files for sid in read_hold_file(path)]))
+    requested_holds = list(
+        dict.fromkeys(list(holds) + [sid for path in hold_files for sid in read_hold_file(path)])
+    )
     releases = list(dict.fromkeys(releases))
     stores = store_lookup(settings)
     from session_backup.declarations import load_declarations
 
     declared = load_declarations(settings.project_dir)
-    summary: dict[str, Any] = {"dry_run": dry_run, "keep": keep, "now": moment.isoformat(sep=" "),
-                               "window_start": window_start.isoformat(sep=" ")}
+    summary: dict[str, Any] = {
+        "dry_run": dry_run,
+        "keep": keep,
+        "now": moment.isoformat(sep=" "),
+        "window_start": window_start.isoformat(sep=" "),
+    }
     started = time.perf_counter()
     lock = backup_lock(settings, wait) if not dry_run else no_lock()
     bigquery = settings.target == "bigquery"
@@ -107,10 +113,20 @@ def prune(
         progress.start(max(1, len(plan["rewrite"]) + len(tables)), "pruning")
         try:
             if bigquery:
-                outcome = prune_bigquery.apply_prune(settings, stores, plan, keep, window_start, parse_now(None),
-                                                     fail_after, progress)
+                outcome = prune_bigquery.apply_prune(
+                    settings,
+                    stores,
+                    plan,
+                    keep,
+                    window_start,
+                    parse_now(None),
+                    fail_after,
+                    progress,
+                )
             else:
-                outcome = _apply_prune(settings, stores, plan, moment, keep, window_start, fail_after, progress)
+                outcome = _apply_prune(
+                    settings, stores, plan, moment, keep, window_start, fail_after, progress
+                )
         finally:
             progress.finish()
             # An interrupted prune leaves no staging file: rewrites are redone from the start.
@@ -120,41 +136,73 @@ def prune(
         return summary
 
 
-def _plan_prune(backup: DuckDBBackup, tables: list[str], window_start: datetime, requested_holds: list[str],
-                releases: list[str]) -> dict:
+def _plan_prune(
+    backup: DuckDBBackup,
+    tables: list[str],
+    window_start: datetime,
+    requested_holds: list[str],
+    releases: list[str],
+) -> dict:
     sessions = backup.rel("backup_sessions")
-    known = {row[0]: (row[1], int(row[2]), row[3]) for row in backup.query(
-        f"select session_id, scope, session_seq, started_at from {sessions}")}
+    known = {
+        row[0]: (row[1], int(row[2]), row[3])
+        for row in backup.query(
+            f"select session_id, scope, session_seq, started_at from {sessions}"
+        )
+    }
     unknown = [sid for sid in requested_holds + releases if sid not in known]
     if unknown:
-        raise BackupError(f"Unknown session(s) for --hold/--release: {', '.join(unknown[:10])} "
-                          "(see `session-backup status`).")
+        raise BackupError(
+            f"Unknown session(s) for --hold/--release: {', '.join(unknown[:10])} "
+            "(see `session-backup status`)."
+        )
     persisted = []
     if backup.exists(HOLDS):
-        persisted = [row[0] for row in backup.query(f"select distinct session_id from {backup.rel(HOLDS)}")]
+        persisted = [
+            row[0] for row in backup.query(f"select distinct session_id from {backup.rel(HOLDS)}")
+        ]
     held = sorted((set(persisted) | set(requested_holds)) - set(releases))
     already_pruned = set()
     if backup.exists(PRUNED_SESSIONS):
-        already_pruned = {row[0] for row in backup.query(f"select session_id from {backup.rel(PRUNED_SESSIONS)}")}
+        already_pruned = {
+            row[0] for row in backup.query(f"select session_id from {backup.rel(PRUNED_SESSIONS)}")
+        }
     refused = [sid for sid in requested_holds if sid in already_pruned]
     if refused:
-        raise BackupError(f"Session(s) {', '.join(refused)} were already pruned: a hold cannot bring them back.")
+        raise BackupError(
+            f"Session(s) {', '.join(refused)} were already pruned: a hold cannot bring them back."
+        )
     # Per scope: the first session inside the window (or one past the last session).
-    window = {scope: int(seq) for scope, seq in backup.query(
-        f"select scope, coalesce(min(session_seq) filter (where started_at >= $start), max(session_seq) + 1) "
-        f"from {sessions} group by scope", {"start": window_start})}
-    with_manifest = {row[0] for row in backup.query(
-        f"select distinct session_id from {backup.rel('backup_manifest')}")}
+    window = {
+        scope: int(seq)
+        for scope, seq in backup.query(
+            f"select scope, coalesce(min(session_seq) filter (where started_at >= $start), max(session_seq) + 1) "
+            f"from {sessions} group by scope",
+            {"start": window_start},
+        )
+    }
+    with_manifest = {
+        row[0]
+        for row in backup.query(f"select distinct session_id from {backup.rel('backup_manifest')}")
+    }
     to_prune = sorted(
-        (sid for sid, (scope, seq, _) in known.items()
-         if seq < window[scope] - 1 and sid not in held and sid not in already_pruned and sid in with_manifest),
+        (
+            sid
+            for sid, (scope, seq, _) in known.items()
+            if seq < window[scope] - 1
+            and sid not in held
+            and sid not in already_pruned
+            and sid in with_manifest
+        ),
         key=lambda sid: (known[sid][0], known[sid][1]),
     )
     held_rows = [(known[sid][0], known[sid][1]) for sid in held]
     backup.execute("create or replace temp table prune_window (scope varchar, window_seq bigint)")
     backup.execute("create or replace temp table prune_holds (scope varchar, seq bigint)")
     if window:
-        backup.connection.executemany("insert into prune_window values (?, ?)", list(window.items()))
+        backup.connection.executemany(
+            "insert into prune_window values (?, ?)", list(window.items())
+        )
     if held_rows:
         backup.connection.executemany("insert into prune_holds values (?, ?)", held_rows)
     removable = (
@@ -164,10 +212,13 @@ def _plan_prune(backup: DuckDBBackup, tables: list[str], window_start: datetime,
     )
     hot_counts = {}
     for table in tables:
-        hot_counts[table] = int(backup.query(
-            f"select count(*) from {backup.rel('history_' + table)} as hot "
-            f"where {removable.format(a='hot')} and {committed_closing_sql(backup)}",
-            {"table": table})[0][0])
+        hot_counts[table] = int(
+            backup.query(
+                f"select count(*) from {backup.rel('history_' + table)} as hot "
+                f"where {removable.format(a='hot')} and {committed_closing_sql(backup)}",
+                {"table": table},
+            )[0][0]
+        )
     # Cold files: whole files go when every row is removable; partly removable files are
     # rewritten with the rows that stay.
     drop, rewrite = [], []
@@ -178,7 +229,8 @@ def _plan_prune(backup: DuckDBBackup, tables: list[str], window_start: datetime,
             if scope_window is None or item["min_valid_from_seq"] is None:
                 continue
             if int(item["max_valid_to_seq"]) < scope_window and not any(
-                scope == item["scope"] and item["min_valid_from_seq"] <= seq < item["max_valid_to_seq"]
+                scope == item["scope"]
+                and item["min_valid_from_seq"] <= seq < item["max_valid_to_seq"]
                 for scope, seq in held_rows
             ):
                 drop.append(item)
@@ -192,28 +244,61 @@ def _plan_prune(backup: DuckDBBackup, tables: list[str], window_start: datetime,
         "newly_held": [sid for sid in requested_holds if sid not in persisted],
         "released": [sid for sid in releases if sid in persisted],
         "sessions_to_prune": len(to_prune),
-        "sessions_to_prune_by_scope": {scope: {"count": len(ids), "first": ids[0], "last": ids[-1]}
-                                       for scope, ids in by_scope.items()},
+        "sessions_to_prune_by_scope": {
+            scope: {"count": len(ids), "first": ids[0], "last": ids[-1]}
+            for scope, ids in by_scope.items()
+        },
         "pruned_session_ids": to_prune,
         "hot_versions_to_remove": hot_counts,
-        "cold_files_to_delete": [{"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"],
-                                  "bytes": i["bytes"]} for i in drop],
-        "cold_files_to_rewrite": [{"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"]}
-                                  for i in rewrite],
+        "cold_files_to_delete": [
+            {
+                "table": i["table_name"],
+                "file": i["file_uri"],
+                "rows": i["row_count"],
+                "bytes": i["bytes"],
+            }
+            for i in drop
+        ],
+        "cold_files_to_rewrite": [
+            {"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"]}
+            for i in rewrite
+        ],
     }
-    return {"summary": summary, "tables": tables, "to_prune": to_prune, "known": known, "held": held,
-            "requested_holds": requested_holds, "releases": releases, "persisted_holds": persisted,
-            "window": window, "held_rows": held_rows, "drop": drop, "rewrite": rewrite, "removable": removable}
+    return {
+        "summary": summary,
+        "tables": tables,
+        "to_prune": to_prune,
+        "known": known,
+        "held": held,
+        "requested_holds": requested_holds,
+        "releases": releases,
+        "persisted_holds": persisted,
+        "window": window,
+        "held_rows": held_rows,
+        "drop": drop,
+        "rewrite": rewrite,
+        "removable": removable,
+    }
 
 
 def _min_valid_to(backup: DuckDBBackup, item: dict) -> int:
-    rows = backup.query(f"select min_valid_to_seq from {backup.rel(COLD_MANIFEST)} where file_id = $id",
-                        {"id": item["file_id"]})
+    rows = backup.query(
+        f"select min_valid_to_seq from {backup.rel(COLD_MANIFEST)} where file_id = $id",
+        {"id": item["file_id"]},
+    )
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _apply_prune(settings, stores, plan: dict, moment: datetime, keep: str, window_start: datetime, fail_after,
-                 progress: Progress) -> dict:
+def _apply_prune(
+    settings,
+    stores,
+    plan: dict,
+    moment: datetime,
+    keep: str,
+    window_start: datetime,
+    fail_after,
+    progress: Progress,
+) -> dict:
     removable = plan["removable"]
     rewritten: list[tuple[dict, dict]] = []  # (old item, new file info) for partly removable files
     fetched: list[str] = []
@@ -223,32 +308,61 @@ def _apply_prune(settings, stores, plan: dict, moment: datetime, keep: str, wind
     with open_backup(settings) as warehouse:
         backup = DuckDBBackup(warehouse)
         # The temp tables live in this connection: rebuild them.
-        backup.execute("create or replace temp table prune_window (scope varchar, window_seq bigint)")
+        backup.execute(
+            "create or replace temp table prune_window (scope varchar, window_seq bigint)"
+        )
         backup.execute("create or replace temp table prune_holds (scope varchar, seq bigint)")
         if plan["window"]:
-            backup.connection.executemany("insert into prune_window values (?, ?)", list(plan["window"].items()))
+            backup.connection.executemany(
+                "insert into prune_window values (?, ?)", list(plan["window"].items())
+            )
         if plan["held_rows"]:
-            backup.connection.executemany("insert into prune_holds values (?, ?)", plan["held_rows"])
+            backup.connection.executemany(
+                "insert into prune_holds values (?, ?)", plan["held_rows"]
+            )
         # Rewrites of partly removable files: journal, write, verify, place (like tier).
         if plan["rewrite"]:
             taken: set[tuple] = set()
             with backup.transaction():
                 for item in plan["rewrite"]:
                     store = stores(item["cold_root"])
-                    unit = Unit(item["table_name"], item["scope"], item["closed_month"], "true", date.min, date.min, 0, 0, 0)
+                    unit = Unit(
+                        item["table_name"],
+                        item["scope"],
+                        item["closed_month"],
+                        "true",
+                        date.min,
+                        date.min,
+                        0,
+                        0,
+                        0,
+                    )
                     part = next_part(backup, store, unit, taken)
-                    relative = relative_path(item["table_name"], item["scope"], item["closed_month"], part)
-                    new = {"file_id": uuid.uuid4().hex, "part": part, "relative_path": relative,
-                           "file_uri": store.uri_for(relative), "read_path": str(store.read_path(relative)),
-                           "store": store}
+                    relative = relative_path(
+                        item["table_name"], item["scope"], item["closed_month"], part
+                    )
+                    new = {
+                        "file_id": uuid.uuid4().hex,
+                        "part": part,
+                        "relative_path": relative,
+                        "file_uri": store.uri_for(relative),
+                        "read_path": str(store.read_path(relative)),
+                        "store": store,
+                    }
                     backup.execute(
                         f"insert into {backup.rel(COLD_MANIFEST)} (file_id, state, table_name, scope, closed_month, "
                         f"part, cold_root, relative_path, file_uri, read_path, storage_class, cutoff_date, created_at) "
                         f"select $new_id, 'writing', table_name, scope, closed_month, $part, cold_root, $relative, "
                         f"$uri, $read_path, storage_class, cutoff_date, now() from {backup.rel(COLD_MANIFEST)} "
                         f"where file_id = $old_id",
-                        {"new_id": new["file_id"], "part": part, "relative": relative, "uri": new["file_uri"],
-                         "read_path": new["read_path"], "old_id": item["file_id"]},
+                        {
+                            "new_id": new["file_id"],
+                            "part": part,
+                            "relative": relative,
+                            "uri": new["file_uri"],
+                            "read_path": new["read_path"],
+                            "old_id": item["file_id"],
+                        },
                     )
                     rewritten.append((item, new))
         fault("prune", "journal", fail_after)
@@ -266,48 +380,74 @@ def _apply_prune(settings, stores, plan: dict, moment: datetime, keep: str, wind
                 before = backup.query(f"select count(*) from {hot}")[0][0]
                 backup.execute(
                     f"delete from {hot} as hot where {removable.format(a='hot')} and {committed_closing_sql(backup)}",
-                    {"table": table})
+                    {"table": table},
+                )
                 removed[table] = int(before - backup.query(f"select count(*) from {hot}")[0][0])
                 progress.advance()
             if plan["to_prune"]:
                 backup.connection.executemany(
                     f"insert into {backup.rel(PRUNED_SESSIONS)} values (?, ?, ?, ?, ?, ?, ?)",
-                    [(sid, plan["known"][sid][0], plan["known"][sid][1], plan["known"][sid][2], wall_clock, keep,
-                      window_start) for sid in plan["to_prune"]],
+                    [
+                        (
+                            sid,
+                            plan["known"][sid][0],
+                            plan["known"][sid][1],
+                            plan["known"][sid][2],
+                            wall_clock,
+                            keep,
+                            window_start,
+                        )
+                        for sid in plan["to_prune"]
+                    ],
                 )
                 backup.execute("create or replace temp table prune_sessions (session_id varchar)")
                 # Only History tables: other strategies keep their own storage and manifest rows.
                 backup.execute("create or replace temp table prune_tables (table_name varchar)")
-                backup.connection.executemany("insert into prune_tables values (?)",
-                                              [(table,) for table in plan["tables"]])
-                backup.connection.executemany("insert into prune_sessions values (?)",
-                                              [(sid,) for sid in plan["to_prune"]])
+                backup.connection.executemany(
+                    "insert into prune_tables values (?)", [(table,) for table in plan["tables"]]
+                )
+                backup.connection.executemany(
+                    "insert into prune_sessions values (?)", [(sid,) for sid in plan["to_prune"]]
+                )
                 manifest = backup.rel("backup_manifest")
                 backup.execute(
                     f"insert into {backup.rel(PRUNED_MANIFEST)} by name select manifest.*, "
                     f"cast($moment as timestamp) as pruned_at from {manifest} as manifest "
                     f"where manifest.session_id in (select session_id from prune_sessions) "
-                    f"and manifest.table_name in (select table_name from prune_tables)", {"moment": wall_clock})
-                backup.execute(f"delete from {manifest} where session_id in (select session_id from prune_sessions) "
-                               f"and table_name in (select table_name from prune_tables)")
+                    f"and manifest.table_name in (select table_name from prune_tables)",
+                    {"moment": wall_clock},
+                )
+                backup.execute(
+                    f"delete from {manifest} where session_id in (select session_id from prune_sessions) "
+                    f"and table_name in (select table_name from prune_tables)"
+                )
             # The data test history_matches_manifest leaves closings before these out.
             backup.connection.executemany(
                 f"insert into {backup.rel(PRUNE_WINDOWS)} values (?, ?, ?, ?, ?)",
-                [(scope, seq, window_start, keep, wall_clock) for scope, seq in plan["window"].items()],
+                [
+                    (scope, seq, window_start, keep, wall_clock)
+                    for scope, seq in plan["window"].items()
+                ],
             )
             for sid in plan["requested_holds"]:
                 if sid not in plan["persisted_holds"]:
-                    backup.execute(f"insert into {backup.rel(HOLDS)} values ($id, $at, 'prune --hold')",
-                                   {"id": sid, "at": wall_clock})
+                    backup.execute(
+                        f"insert into {backup.rel(HOLDS)} values ($id, $at, 'prune --hold')",
+                        {"id": sid, "at": wall_clock},
+                    )
             for sid in plan["releases"]:
-                backup.execute(f"delete from {backup.rel(HOLDS)} where session_id = $id", {"id": sid})
+                backup.execute(
+                    f"delete from {backup.rel(HOLDS)} where session_id = $id", {"id": sid}
+                )
             retire = [(item["file_id"], "pruned") for item in plan["drop"]] + [
-                (item["file_id"], "pruned (rewritten)") for item, _ in rewritten]
+                (item["file_id"], "pruned (rewritten)") for item, _ in rewritten
+            ]
             for file_id, reason in retire:
                 backup.execute(
                     f"update {backup.rel(COLD_MANIFEST)} set state = 'retired', retired_at = now(), "
                     f"retired_reason = $reason where file_id = $id and state = 'active'",
-                    {"id": file_id, "reason": reason})
+                    {"id": file_id, "reason": reason},
+                )
             for item, new in rewritten:
                 stats = new["stats"]
                 if stats["row_count"] == 0:
@@ -319,13 +459,27 @@ def _apply_prune(settings, stores, plan: dict, moment: datetime, keep: str, wind
                     f"min_closed_date = $min_closed, max_closed_date = $max_closed, min_valid_from_seq = $min_from, "
                     f"max_valid_from_seq = $max_from, min_valid_to_seq = $min_to, max_valid_to_seq = $max_to, "
                     f"committed_at = now() where file_id = $id and state = 'writing'",
-                    {"id": new["file_id"], "rows": stats["row_count"], "bytes": stats["bytes"],
-                     "sha256": stats["sha256"], "md5": stats.get("md5"), "generation": stats.get("generation"),
-                     "low": stats["low"], "high": stats["high"], "engine": engine_label(),
-                     "min_closed": stats["min_closed"], "max_closed": stats["max_closed"],
-                     "min_from": stats["min_from"], "max_from": stats["max_from"], "min_to": stats["min_to"],
-                     "max_to": stats["max_to"]})
-            touched = {item["table_name"] for item in plan["drop"]} | {item["table_name"] for item, _ in rewritten}
+                    {
+                        "id": new["file_id"],
+                        "rows": stats["row_count"],
+                        "bytes": stats["bytes"],
+                        "sha256": stats["sha256"],
+                        "md5": stats.get("md5"),
+                        "generation": stats.get("generation"),
+                        "low": stats["low"],
+                        "high": stats["high"],
+                        "engine": engine_label(),
+                        "min_closed": stats["min_closed"],
+                        "max_closed": stats["max_closed"],
+                        "min_from": stats["min_from"],
+                        "max_from": stats["max_from"],
+                        "min_to": stats["min_to"],
+                        "max_to": stats["max_to"],
+                    },
+                )
+            touched = {item["table_name"] for item in plan["drop"]} | {
+                item["table_name"] for item, _ in rewritten
+            }
             for table in sorted(touched):
                 install_cold_view(backup, table)
         fault("prune", "commit", fail_after)
@@ -341,7 +495,9 @@ def _apply_prune(settings, stores, plan: dict, moment: datetime, keep: str, wind
         "pruned_sessions": len(plan["to_prune"]),
         "hot_versions_removed": removed,
         "cold_files_deleted": report["deleted"],
-        "cold_files_rewritten": [new["file_uri"] for _, new in rewritten if new["stats"]["row_count"]],
+        "cold_files_rewritten": [
+            new["file_uri"] for _, new in rewritten if new["stats"]["row_count"]
+        ],
         "kept_under_retention": report["kept_under_retention"],
     }
 
@@ -356,22 +512,37 @@ def _rewrite_kept_rows(backup: DuckDBBackup, item: dict, new: dict, removable: s
     keep = f"not ({removable.format(a='cold')})"
     backup.execute(
         f"copy (select * from {source} as cold where {keep} order by cold.backup_valid_to_seq, "
-        f"cold.backup_valid_from_seq) to {duckdb_string(str(staging))} (format parquet, compression zstd)")
+        f"cold.backup_valid_from_seq) to {duckdb_string(str(staging))} (format parquet, compression zstd)"
+    )
     read_columns = described(backup.query(f"describe select * from {source}"))
     present = [(name, column_type) for name, column_type in columns if name in read_columns]
     expected = backup.query(checksum_select(source, "cold", present, keep))[0]
-    actual = backup.query(checksum_select(f"read_parquet({duckdb_string(str(staging))})", "cold", present))[0]
+    actual = backup.query(
+        checksum_select(f"read_parquet({duckdb_string(str(staging))})", "cold", present)
+    )[0]
     if tuple(expected) != tuple(actual):
-        raise BackupError(f"Rewriting {item['file_uri']} without pruned rows did not read back identical; "
-                          "nothing was pruned.")
+        raise BackupError(
+            f"Rewriting {item['file_uri']} without pruned rows did not read back identical; "
+            "nothing was pruned."
+        )
     stats = backup.query(
         f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
         f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) "
-        f"from read_parquet({duckdb_string(str(staging))})")[0]
-    new["stats"] = {"row_count": int(actual[0]), "high": int(actual[1]), "low": int(actual[2]),
-                    "sha256": file_sha256(staging), "bytes": staging.stat().st_size,
-                    "min_closed": stats[0], "max_closed": stats[1], "min_from": stats[2], "max_from": stats[3],
-                    "min_to": stats[4], "max_to": stats[5]}
+        f"from read_parquet({duckdb_string(str(staging))})"
+    )[0]
+    new["stats"] = {
+        "row_count": int(actual[0]),
+        "high": int(actual[1]),
+        "low": int(actual[2]),
+        "sha256": file_sha256(staging),
+        "bytes": staging.stat().st_size,
+        "min_closed": stats[0],
+        "max_closed": stats[1],
+        "min_from": stats[2],
+        "max_from": stats[3],
+        "min_to": stats[4],
+        "max_to": stats[5],
+    }
     if new["stats"]["row_count"] == 0:
         staging.unlink(missing_ok=True)
         return
@@ -390,5 +561,9 @@ def pruned_session_ids(warehouse) -> set[str]:
     """For `status`: sessions retention has pruned (empty when prune never ran)."""
     if not warehouse.relation_exists(PRUNED_SESSIONS):
         return set()
-    return {row[0] for row in warehouse.query(f"select session_id from {warehouse.backup_relation(PRUNED_SESSIONS)}")}
-
+    return {
+        row[0]
+        for row in warehouse.query(
+            f"select session_id from {warehouse.backup_relation(PRUNED_SESSIONS)}"
+        )
+    }

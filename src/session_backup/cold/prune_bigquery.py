@@ -50,12 +50,16 @@ def ensure_retention_tables(backup: BigQueryBackup) -> None:
     backup.execute(f"""create table if not exists {backup.rel(PRUNED_SESSIONS)} (
         session_id string not null, scope string not null, session_seq int64 not null,
         started_at timestamp, pruned_at timestamp not null, retention string, window_start timestamp)""")
-    backup.execute(f"create table if not exists {backup.rel(PRUNED_MANIFEST)} as select *, "
-                   f"cast(null as timestamp) as pruned_at from {backup.rel('backup_manifest')} where false")
+    backup.execute(
+        f"create table if not exists {backup.rel(PRUNED_MANIFEST)} as select *, "
+        f"cast(null as timestamp) as pruned_at from {backup.rel('backup_manifest')} where false"
+    )
     present = {name for name, _ in backup.columns(PRUNED_MANIFEST)}
     for name, column_type in backup.columns("backup_manifest"):  # the manifest may gain columns
         if name not in present:
-            backup.execute(f"alter table {backup.rel(PRUNED_MANIFEST)} add column if not exists `{name}` {column_type}")
+            backup.execute(
+                f"alter table {backup.rel(PRUNED_MANIFEST)} add column if not exists `{name}` {column_type}"
+            )
     backup.execute(f"""create table if not exists {backup.rel(PRUNE_WINDOWS)} (
         scope string not null, window_seq int64 not null, window_start timestamp not null,
         retention string, pruned_at timestamp not null)""")
@@ -67,55 +71,100 @@ def removable_sql(window: dict[str, int], held_rows: list[tuple[str, int]], alia
     """The version closed before its scope's window, and no held session needs it. Scopes and
     holds are few: written inline (a dry run writes nothing)."""
     whens = " ".join(f"when {literal(scope)} then {int(seq)}" for scope, seq in window.items())
-    closed_before = f"{alias}.backup_valid_to_seq < (case {alias}.backup_scope {whens} else -1 end)" if whens \
+    closed_before = (
+        f"{alias}.backup_valid_to_seq < (case {alias}.backup_scope {whens} else -1 end)"
+        if whens
         else "false"
+    )
     needed = " or ".join(
         f"({alias}.backup_scope = {literal(scope)} and {alias}.backup_valid_from_seq <= {int(seq)} "
-        f"and {alias}.backup_valid_to_seq > {int(seq)})" for scope, seq in held_rows)
+        f"and {alias}.backup_valid_to_seq > {int(seq)})"
+        for scope, seq in held_rows
+    )
     return f"{closed_before} and not ({needed})" if needed else closed_before
 
 
-def plan_prune(backup: BigQueryBackup, tables: list[str], window_start: datetime, requested_holds: list[str],
-               releases: list[str]) -> dict:
+def plan_prune(
+    backup: BigQueryBackup,
+    tables: list[str],
+    window_start: datetime,
+    requested_holds: list[str],
+    releases: list[str],
+) -> dict:
     sessions = backup.rel("backup_sessions")
-    known = {row[0]: (row[1], int(row[2]), row[3]) for row in backup.query(
-        f"select session_id, scope, session_seq, started_at from {sessions}")}
+    known = {
+        row[0]: (row[1], int(row[2]), row[3])
+        for row in backup.query(
+            f"select session_id, scope, session_seq, started_at from {sessions}"
+        )
+    }
     unknown = [sid for sid in requested_holds + releases if sid not in known]
     if unknown:
-        raise BackupError(f"Unknown session(s) for --hold/--release: {', '.join(unknown[:10])} "
-                          "(see `session-backup status`).")
-    persisted = [row[0] for row in backup.query(f"select distinct session_id from {backup.rel(HOLDS)}")] \
-        if backup.exists(HOLDS) else []
+        raise BackupError(
+            f"Unknown session(s) for --hold/--release: {', '.join(unknown[:10])} "
+            "(see `session-backup status`)."
+        )
+    persisted = (
+        [row[0] for row in backup.query(f"select distinct session_id from {backup.rel(HOLDS)}")]
+        if backup.exists(HOLDS)
+        else []
+    )
     held = sorted((set(persisted) | set(requested_holds)) - set(releases))
-    already_pruned = {row[0] for row in backup.query(f"select session_id from {backup.rel(PRUNED_SESSIONS)}")} \
-        if backup.exists(PRUNED_SESSIONS) else set()
+    already_pruned = (
+        {row[0] for row in backup.query(f"select session_id from {backup.rel(PRUNED_SESSIONS)}")}
+        if backup.exists(PRUNED_SESSIONS)
+        else set()
+    )
     refused = [sid for sid in requested_holds if sid in already_pruned]
     if refused:
-        raise BackupError(f"Session(s) {', '.join(refused)} were already pruned: a hold cannot bring them back.")
-    window = {scope: int(seq) for scope, seq in backup.query(
-        f"select scope, coalesce(min(if(started_at >= $start, session_seq, null)), max(session_seq) + 1) "
-        f"from {sessions} group by scope", {"start": window_start})}
-    with_manifest = {row[0] for row in backup.query(f"select distinct session_id from {backup.rel('backup_manifest')}")}
+        raise BackupError(
+            f"Session(s) {', '.join(refused)} were already pruned: a hold cannot bring them back."
+        )
+    window = {
+        scope: int(seq)
+        for scope, seq in backup.query(
+            f"select scope, coalesce(min(if(started_at >= $start, session_seq, null)), max(session_seq) + 1) "
+            f"from {sessions} group by scope",
+            {"start": window_start},
+        )
+    }
+    with_manifest = {
+        row[0]
+        for row in backup.query(f"select distinct session_id from {backup.rel('backup_manifest')}")
+    }
     to_prune = sorted(
-        (sid for sid, (scope, seq, _) in known.items()
-         if seq < window[scope] - 1 and sid not in held and sid not in already_pruned and sid in with_manifest),
-        key=lambda sid: (known[sid][0], known[sid][1]))
+        (
+            sid
+            for sid, (scope, seq, _) in known.items()
+            if seq < window[scope] - 1
+            and sid not in held
+            and sid not in already_pruned
+            and sid in with_manifest
+        ),
+        key=lambda sid: (known[sid][0], known[sid][1]),
+    )
     held_rows = [(known[sid][0], known[sid][1]) for sid in held]
     hot_counts: dict[str, int] = {}
     drop, rewrite = [], []
     removable = removable_sql(window, held_rows, "hot")
     if tables:
         for table in tables:
-            hot_counts[table] = int(backup.query(
-                f"select count(*) from {backup.rel('history_' + table)} as hot "
-                f"where {removable} and {committed_closing_sql(backup)}", {"table": table})[0][0])
+            hot_counts[table] = int(
+                backup.query(
+                    f"select count(*) from {backup.rel('history_' + table)} as hot "
+                    f"where {removable} and {committed_closing_sql(backup)}",
+                    {"table": table},
+                )[0][0]
+            )
             for item in active_items(backup, table):
                 scope_window = window.get(item["scope"])
                 if scope_window is None or item["min_valid_from_seq"] is None:
                     continue
                 if int(item["max_valid_to_seq"]) < scope_window and not any(
-                        scope == item["scope"] and item["min_valid_from_seq"] <= seq < item["max_valid_to_seq"]
-                        for scope, seq in held_rows):
+                    scope == item["scope"]
+                    and item["min_valid_from_seq"] <= seq < item["max_valid_to_seq"]
+                    for scope, seq in held_rows
+                ):
                     drop.append(item)
                 elif _min_valid_to(backup, item) < scope_window:
                     rewrite.append(item)
@@ -127,37 +176,82 @@ def plan_prune(backup: BigQueryBackup, tables: list[str], window_start: datetime
         "newly_held": [sid for sid in requested_holds if sid not in persisted],
         "released": [sid for sid in releases if sid in persisted],
         "sessions_to_prune": len(to_prune),
-        "sessions_to_prune_by_scope": {scope: {"count": len(ids), "first": ids[0], "last": ids[-1]}
-                                       for scope, ids in by_scope.items()},
+        "sessions_to_prune_by_scope": {
+            scope: {"count": len(ids), "first": ids[0], "last": ids[-1]}
+            for scope, ids in by_scope.items()
+        },
         "pruned_session_ids": to_prune,
         "hot_versions_to_remove": hot_counts,
-        "cold_files_to_delete": [{"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"],
-                                  "bytes": i["bytes"]} for i in drop],
-        "cold_files_to_rewrite": [{"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"]}
-                                  for i in rewrite],
+        "cold_files_to_delete": [
+            {
+                "table": i["table_name"],
+                "file": i["file_uri"],
+                "rows": i["row_count"],
+                "bytes": i["bytes"],
+            }
+            for i in drop
+        ],
+        "cold_files_to_rewrite": [
+            {"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"]}
+            for i in rewrite
+        ],
     }
-    return {"summary": summary, "tables": tables, "to_prune": to_prune, "known": known, "held": held,
-            "requested_holds": requested_holds, "releases": releases, "persisted_holds": persisted,
-            "window": window, "held_rows": held_rows, "drop": drop, "rewrite": rewrite}
+    return {
+        "summary": summary,
+        "tables": tables,
+        "to_prune": to_prune,
+        "known": known,
+        "held": held,
+        "requested_holds": requested_holds,
+        "releases": releases,
+        "persisted_holds": persisted,
+        "window": window,
+        "held_rows": held_rows,
+        "drop": drop,
+        "rewrite": rewrite,
+    }
 
 
 def _min_valid_to(backup: BigQueryBackup, item: dict) -> int:
-    rows = backup.query(f"select min_valid_to_seq from {backup.rel(COLD_MANIFEST)} where file_id = $id",
-                        {"id": item["file_id"]})
+    rows = backup.query(
+        f"select min_valid_to_seq from {backup.rel(COLD_MANIFEST)} where file_id = $id",
+        {"id": item["file_id"]},
+    )
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def apply_prune(settings: Settings, stores, plan: dict, keep: str, window_start: datetime, wall_clock: datetime,
-                fail_after, progress: Progress) -> dict:
+def apply_prune(
+    settings: Settings,
+    stores,
+    plan: dict,
+    keep: str,
+    window_start: datetime,
+    wall_clock: datetime,
+    fail_after,
+    progress: Progress,
+) -> dict:
     rewritten: list[tuple[dict, Unit]] = []
-    with open_bigquery_backup(settings) as backup, tempfile.TemporaryDirectory(prefix="cold-prune-") as folder:
+    with (
+        open_bigquery_backup(settings) as backup,
+        tempfile.TemporaryDirectory(prefix="cold-prune-") as folder,
+    ):
         removable = removable_sql(plan["window"], plan["held_rows"], "hot")
         # Journal the new parts of partly removable files.
         taken: set[tuple] = set()
         statements = []
         for item in plan["rewrite"]:
             store = stores(item["cold_root"])
-            unit = Unit(item["table_name"], item["scope"], item["closed_month"], "true", date.min, date.min, 0, 0, 0)
+            unit = Unit(
+                item["table_name"],
+                item["scope"],
+                item["closed_month"],
+                "true",
+                date.min,
+                date.min,
+                0,
+                0,
+                0,
+            )
             unit.file_id = uuid.uuid4().hex
             unit.part = next_part(backup, store, unit, taken)
             unit.relative_path = relative_path(unit.table, unit.scope, unit.closed_month, unit.part)
@@ -168,12 +262,15 @@ def apply_prune(settings: Settings, stores, plan: dict, keep: str, window_start:
                 f"select {literal(unit.file_id)}, 'writing', table_name, scope, closed_month, {unit.part}, cold_root, "
                 f"{literal(unit.relative_path)}, {literal(unit.file_uri)}, "
                 f"{literal(ExportStaging(store).uri_pattern(unit.file_id))}, storage_class, cutoff_date, "
-                f"current_timestamp() from {backup.rel(COLD_MANIFEST)} where file_id = {literal(item['file_id'])}")
+                f"current_timestamp() from {backup.rel(COLD_MANIFEST)} where file_id = {literal(item['file_id'])}"
+            )
             rewritten.append((item, unit))
         backup.run_transaction(statements)
         fault("prune", "journal", fail_after)
         for item, unit in rewritten:
-            _rewrite_kept_rows(backup, stores(item["cold_root"]), item, unit, Path(folder), removable)
+            _rewrite_kept_rows(
+                backup, stores(item["cold_root"]), item, unit, Path(folder), removable
+            )
             progress.advance()
         fault("prune", "rewrite", fail_after)
 
@@ -181,13 +278,16 @@ def apply_prune(settings: Settings, stores, plan: dict, keep: str, window_start:
         # Versions first: the committed filter reads backup_manifest, whose rows of pruned
         # sessions move out below.
         for table in plan["tables"]:
-            statements.append(f"delete from {backup.rel('history_' + table)} as hot where {removable} and "
-                              + committed_closing_sql(backup).replace("$table", literal(table)))
+            statements.append(
+                f"delete from {backup.rel('history_' + table)} as hot where {removable} and "
+                + committed_closing_sql(backup).replace("$table", literal(table))
+            )
         if plan["to_prune"]:
             values = ", ".join(
                 f"({literal(sid)}, {literal(plan['known'][sid][0])}, {plan['known'][sid][1]}, "
                 f"{literal(plan['known'][sid][2])}, {literal(wall_clock)}, {literal(keep)}, {literal(window_start)})"
-                for sid in plan["to_prune"])
+                for sid in plan["to_prune"]
+            )
             statements.append(f"insert into {backup.rel(PRUNED_SESSIONS)} values {values}")
             ids = ", ".join(literal(sid) for sid in plan["to_prune"])
             names = ", ".join(literal(table) for table in plan["tables"]) or "''"
@@ -195,24 +295,35 @@ def apply_prune(settings: Settings, stores, plan: dict, keep: str, window_start:
             columns = ", ".join(f"`{name}`" for name, _ in backup.columns("backup_manifest"))
             statements.append(
                 f"insert into {backup.rel(PRUNED_MANIFEST)} ({columns}, pruned_at) select {columns}, "
-                f"{literal(wall_clock)} from {manifest} where session_id in ({ids}) and table_name in ({names})")
-            statements.append(f"delete from {manifest} where session_id in ({ids}) and table_name in ({names})")
+                f"{literal(wall_clock)} from {manifest} where session_id in ({ids}) and table_name in ({names})"
+            )
+            statements.append(
+                f"delete from {manifest} where session_id in ({ids}) and table_name in ({names})"
+            )
         if plan["window"]:
-            values = ", ".join(f"({literal(scope)}, {seq}, {literal(window_start)}, {literal(keep)}, "
-                               f"{literal(wall_clock)})" for scope, seq in plan["window"].items())
+            values = ", ".join(
+                f"({literal(scope)}, {seq}, {literal(window_start)}, {literal(keep)}, "
+                f"{literal(wall_clock)})"
+                for scope, seq in plan["window"].items()
+            )
             statements.append(f"insert into {backup.rel(PRUNE_WINDOWS)} values {values}")
         for sid in plan["requested_holds"]:
             if sid not in plan["persisted_holds"]:
-                statements.append(f"insert into {backup.rel(HOLDS)} values ({literal(sid)}, {literal(wall_clock)}, "
-                                  f"'prune --hold')")
+                statements.append(
+                    f"insert into {backup.rel(HOLDS)} values ({literal(sid)}, {literal(wall_clock)}, "
+                    f"'prune --hold')"
+                )
         for sid in plan["releases"]:
             statements.append(f"delete from {backup.rel(HOLDS)} where session_id = {literal(sid)}")
         retire = [(item["file_id"], "pruned") for item in plan["drop"]] + [
-            (item["file_id"], "pruned (rewritten)") for item, _ in rewritten]
+            (item["file_id"], "pruned (rewritten)") for item, _ in rewritten
+        ]
         for file_id, reason in retire:
-            statements.append(f"update {backup.rel(COLD_MANIFEST)} set state = 'retired', "
-                              f"retired_at = current_timestamp(), retired_reason = {literal(reason)} "
-                              f"where file_id = {literal(file_id)} and state = 'active'")
+            statements.append(
+                f"update {backup.rel(COLD_MANIFEST)} set state = 'retired', "
+                f"retired_at = current_timestamp(), retired_reason = {literal(reason)} "
+                f"where file_id = {literal(file_id)} and state = 'active'"
+            )
         for _, unit in rewritten:
             if unit.row_count:
                 statements.append(_activate_sql(backup, unit))
@@ -233,7 +344,9 @@ def apply_prune(settings: Settings, stores, plan: dict, keep: str, window_start:
     }
 
 
-def _rewrite_kept_rows(backup: BigQueryBackup, store, item: dict, unit: Unit, folder: Path, removable: str) -> None:
+def _rewrite_kept_rows(
+    backup: BigQueryBackup, store, item: dict, unit: Unit, folder: Path, removable: str
+) -> None:
     """The rows of a cold file that prune keeps, as a new part verified like `tier`'s."""
     table = item["table_name"]
     hot = f"history_{table}"
@@ -244,17 +357,38 @@ def _rewrite_kept_rows(backup: BigQueryBackup, store, item: dict, unit: Unit, fo
     try:
         load_files(backup, backup.table_id(source), fetch_checked(store, item, folder), fields)
         keep = f"not ({removable})"
-        unit.row_count = int(backup.query(f"select count(*) from {backup.rel(source)} as hot where {keep}")[0][0])
+        unit.row_count = int(
+            backup.query(f"select count(*) from {backup.rel(source)} as hot where {keep}")[0][0]
+        )
         if unit.row_count == 0:
             return
         staging = ExportStaging(store)
-        backup.execute(export_sql(backup, table, keep, staging.uri_pattern(unit.file_id), backup.rel(source)))
-        verify_export(backup, staging, store.staging_dir(), hot, columns, fields, unit, source=backup.rel(source),
-                      where=keep)
+        backup.execute(
+            export_sql(backup, table, keep, staging.uri_pattern(unit.file_id), backup.rel(source))
+        )
+        verify_export(
+            backup,
+            staging,
+            store.staging_dir(),
+            hot,
+            columns,
+            fields,
+            unit,
+            source=backup.rel(source),
+            where=keep,
+        )
         form = read_form()
         if form == "load":
             ensure_loaded_table(backup, table)
-        place(backup, store, staging, table, unit, item.get("storage_class") or "STANDARD", fields, form)
+        place(
+            backup,
+            store,
+            staging,
+            table,
+            unit,
+            item.get("storage_class") or "STANDARD",
+            fields,
+            form,
+        )
     finally:
         backup.drop(source)
-

@@ -41,8 +41,10 @@ def ensure_local(settings: Settings, stores, item: dict, deep: bool, fetched: li
         if problem is None:
             return path
         path.unlink(missing_ok=True)
-        raise BackupError(f"Cold file {item['file_uri']} ({where}) downloaded from GCS {problem}; "
-                          "the cache copy was removed. Nothing was restored.")
+        raise BackupError(
+            f"Cold file {item['file_uri']} ({where}) downloaded from GCS {problem}; "
+            "the cache copy was removed. Nothing was restored."
+        )
     raise BackupError(
         f"Cold file {item['file_uri']} ({where}, {item['row_count']} rows) {problem}. Restores that need it "
         "cannot be exact; nothing was restored. Put the file back (from a copy of the cold root) — "
@@ -50,8 +52,12 @@ def ensure_local(settings: Settings, stores, item: dict, deep: bool, fetched: li
     )
 
 
-def prepare_cold_reads(settings: Settings, session_id: str | None = None, tables: Iterable[str] | None = None,
-                       deep: bool = True) -> dict:
+def prepare_cold_reads(
+    settings: Settings,
+    session_id: str | None = None,
+    tables: Iterable[str] | None = None,
+    deep: bool = True,
+) -> dict:
     """Called by `restore` and `verify` before they read: a pruned session is refused clearly;
     every active cold file of the tables read (all when none are given) is present with its
     recorded size (gs:// files are fetched into the local cache) — a table's cold view reads
@@ -84,13 +90,20 @@ def prepare_cold_reads(settings: Settings, session_id: str | None = None, tables
             return report
         needed_scope = None
         if session_id is not None:
-            rows = backup.query(f"select scope, session_seq from {backup.rel('backup_sessions')} "
-                                f"where session_id = $id", {"id": session_id})
+            rows = backup.query(
+                f"select scope, session_seq from {backup.rel('backup_sessions')} "
+                f"where session_id = $id",
+                {"id": session_id},
+            )
             if not rows:
                 return report  # unknown session: restore/verify say so themselves
             needed_scope = rows[0]
-        cold_tables = [row[0] for row in backup.query(
-            f"select distinct table_name from {backup.rel(COLD_MANIFEST)} where state = 'active' order by 1")]
+        cold_tables = [
+            row[0]
+            for row in backup.query(
+                f"select distinct table_name from {backup.rel(COLD_MANIFEST)} where state = 'active' order by 1"
+            )
+        ]
         cold_tables = [table for table in cold_tables if not only or table in only]
         files = {table: active_files(backup, table) for table in cold_tables}
         states = {table: view_state(backup, table) for table in cold_tables}
@@ -109,7 +122,12 @@ def prepare_cold_reads(settings: Settings, session_id: str | None = None, tables
                 item["moved"] = True
         state = states[table]
         wanted = fingerprint(items)
-        if state is None or state[0] != "files" or state[1] != wanted or any(i.get("moved") for i in items):
+        if (
+            state is None
+            or state[0] != "files"
+            or state[1] != wanted
+            or any(i.get("moved") for i in items)
+        ):
             refresh.append(table)
     if refresh:
         with open_backup(settings) as warehouse:
@@ -118,8 +136,11 @@ def prepare_cold_reads(settings: Settings, session_id: str | None = None, tables
                 for table in refresh:
                     for item in files[table]:
                         if item.get("moved"):
-                            backup.execute(f"update {backup.rel(COLD_MANIFEST)} set read_path = $path "
-                                           f"where file_id = $id", {"path": item["read_path"], "id": item["file_id"]})
+                            backup.execute(
+                                f"update {backup.rel(COLD_MANIFEST)} set read_path = $path "
+                                f"where file_id = $id",
+                                {"path": item["read_path"], "id": item["file_id"]},
+                            )
                     install_cold_view(backup, table)
         report["views_refreshed"] = refresh
     return report
@@ -139,8 +160,9 @@ def check_cold(settings: Settings) -> dict:
         report["active_files"] = 0
         report["cold_bytes"] = 0
         if backup.exists(COLD_MANIFEST):
-            count, size = backup.query(f"select count(*), coalesce(sum(bytes), 0) from {backup.rel(COLD_MANIFEST)} "
-                                       "where state = 'active'")[0]
+            count, size = backup.query(
+                f"select count(*), coalesce(sum(bytes), 0) from {backup.rel(COLD_MANIFEST)} "
+                "where state = 'active'"
+            )[0]
             report["active_files"], report["cold_bytes"] = int(count), int(size)
     return report
-

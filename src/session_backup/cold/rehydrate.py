@@ -62,16 +62,27 @@ def rehydrate(
             selected: dict[str, list[dict]] = {}
             for table in chosen:
                 items = [
-                    item for item in engine.active_files(backup, table)
+                    item
+                    for item in engine.active_files(backup, table)
                     if (not scopes or item["scope"] in scopes)
-                    and (not ranges or any(first <= item["closed_month"] <= last for first, last in ranges))
+                    and (
+                        not ranges
+                        or any(first <= item["closed_month"] <= last for first, last in ranges)
+                    )
                 ]
                 if items:
                     selected[table] = items
         summary["files"] = [
-            {"table": table, "scope": item["scope"], "closed_month": item["closed_month"], "rows": item["row_count"],
-             "file": item["file_uri"], "bytes": item["bytes"]}
-            for table, items in selected.items() for item in items
+            {
+                "table": table,
+                "scope": item["scope"],
+                "closed_month": item["closed_month"],
+                "rows": item["row_count"],
+                "file": item["file_uri"],
+                "bytes": item["bytes"],
+            }
+            for table, items in selected.items()
+            for item in items
         ]
         summary["rows"] = sum(item["rows"] for item in summary["files"])
         if dry_run or not selected:
@@ -81,7 +92,9 @@ def rehydrate(
         deleted, kept = [], []
         try:
             for table, items in selected.items():
-                outcome = engine.rehydrate_table(stores, table, items, delete_files, fail_after, progress)
+                outcome = engine.rehydrate_table(
+                    stores, table, items, delete_files, fail_after, progress
+                )
                 deleted += outcome["deleted"]
                 kept += outcome["kept_under_retention"]
         finally:
@@ -92,8 +105,15 @@ def rehydrate(
         return summary
 
 
-def rehydrate_table(settings, stores, table: str, items: list[dict], delete_files: bool, fail_after,
-                     progress: Progress) -> dict:
+def rehydrate_table(
+    settings,
+    stores,
+    table: str,
+    items: list[dict],
+    delete_files: bool,
+    fail_after,
+    progress: Progress,
+) -> dict:
     hot = f"history_{table}"
     fetched: list[str] = []
     for item in items:
@@ -107,20 +127,36 @@ def rehydrate_table(settings, stores, table: str, items: list[dict], delete_file
             for item in items:
                 source = f"read_parquet({duckdb_string(item['read_path'])})"
                 read_columns = described(backup.query(f"describe select * from {source}"))
-                casts = {name: column_type for name, column_type in columns
-                         if name in read_columns and read_columns[name] != column_type}
-                present = [(name, column_type) for name, column_type in columns if name in read_columns]
+                casts = {
+                    name: column_type
+                    for name, column_type in columns
+                    if name in read_columns and read_columns[name] != column_type
+                }
+                present = [
+                    (name, column_type) for name, column_type in columns if name in read_columns
+                ]
                 counted = backup.query(checksum_select(source, "cold", present, "true", casts))[0]
-                same_engine = item["checksum_engine"] == engine_label() and len(present) == len(columns)
-                if int(counted[0]) != int(item["row_count"]) or (same_engine and (
-                        int(counted[1]), int(counted[2])) != (int(item["row_checksum_high"]),
-                                                              int(item["row_checksum_low"]))):
-                    raise BackupError(f"Cold file {item['file_uri']} does not hold the rows recorded for it "
-                                      f"({counted[0]} rows, {item['row_count']} recorded); nothing was rehydrated.")
+                same_engine = item["checksum_engine"] == engine_label() and len(present) == len(
+                    columns
+                )
+                if int(counted[0]) != int(item["row_count"]) or (
+                    same_engine
+                    and (int(counted[1]), int(counted[2]))
+                    != (int(item["row_checksum_high"]), int(item["row_checksum_low"]))
+                ):
+                    raise BackupError(
+                        f"Cold file {item['file_uri']} does not hold the rows recorded for it "
+                        f"({counted[0]} rows, {item['row_count']} recorded); nothing was rehydrated."
+                    )
                 projection = ", ".join(
-                    f"cast(cold.{quote(name)} as {casts[name]}) as {quote(name)}" if name in casts
-                    else f"cold.{quote(name)}" for name, _ in present)
-                backup.execute(f"insert into {backup.rel(hot)} by name select {projection} from {source} as cold")
+                    f"cast(cold.{quote(name)} as {casts[name]}) as {quote(name)}"
+                    if name in casts
+                    else f"cold.{quote(name)}"
+                    for name, _ in present
+                )
+                backup.execute(
+                    f"insert into {backup.rel(hot)} by name select {projection} from {source} as cold"
+                )
                 progress.advance()
             fault("rehydrate", "insert", fail_after)
             state = "retired" if delete_files else "released"
@@ -143,4 +179,3 @@ def rehydrate_table(settings, stores, table: str, items: list[dict], delete_file
                     Path(item["read_path"]).unlink(missing_ok=True)
         fault("rehydrate", "delete", fail_after)
     return outcome
-

@@ -24,10 +24,20 @@ from session_backup.config import Settings
 from session_backup.errors import BackupError
 
 
-def rehydrate_table(settings: Settings, stores, table: str, items: list[dict], delete_files: bool, fail_after,
-                    progress: Progress) -> dict:
+def rehydrate_table(
+    settings: Settings,
+    stores,
+    table: str,
+    items: list[dict],
+    delete_files: bool,
+    fail_after,
+    progress: Progress,
+) -> dict:
     hot = f"history_{table}"
-    with open_bigquery_backup(settings) as backup, tempfile.TemporaryDirectory(prefix="cold-rehydrate-") as folder:
+    with (
+        open_bigquery_backup(settings) as backup,
+        tempfile.TemporaryDirectory(prefix="cold-rehydrate-") as folder,
+    ):
         fields = backup.schema_fields(hot)
         columns = backup.columns(hot)
         scratches = []
@@ -40,21 +50,28 @@ def rehydrate_table(settings: Settings, stores, table: str, items: list[dict], d
                 load_files(backup, backup.table_id(scratch), paths, fields)
                 counted = backup.query(checksum_select(backup.rel(scratch), "cold", columns))[0]
                 same_engine = item["checksum_engine"] == CHECKSUM_ENGINE
-                if int(counted[0]) != int(item["row_count"]) or (same_engine and (
-                        int(counted[1]), int(counted[2])) != (int(item["row_checksum_high"]),
-                                                              int(item["row_checksum_low"]))):
-                    raise BackupError(f"Cold file {item['file_uri']} does not hold the rows recorded for it "
-                                      f"({counted[0]} rows, {item['row_count']} recorded); nothing was rehydrated.")
+                if int(counted[0]) != int(item["row_count"]) or (
+                    same_engine
+                    and (int(counted[1]), int(counted[2]))
+                    != (int(item["row_checksum_high"]), int(item["row_checksum_low"]))
+                ):
+                    raise BackupError(
+                        f"Cold file {item['file_uri']} does not hold the rows recorded for it "
+                        f"({counted[0]} rows, {item['row_count']} recorded); nothing was rehydrated."
+                    )
             fault("rehydrate", "fetch", fail_after)
             listed = ", ".join(f"`{field.name}`" for field in fields)
             state = "retired" if delete_files else "released"
-            statements = [f"insert into {backup.rel(hot)} ({listed}) select {listed} from {backup.rel(scratch)}"
-                          for scratch in scratches]
+            statements = [
+                f"insert into {backup.rel(hot)} ({listed}) select {listed} from {backup.rel(scratch)}"
+                for scratch in scratches
+            ]
             fault("rehydrate", "insert", fail_after)
             statements += [
                 f"update {backup.rel(COLD_MANIFEST)} set state = {literal(state)}, retired_at = current_timestamp(), "
                 f"retired_reason = 'rehydrated' where file_id = {literal(item['file_id'])} and state = 'active'"
-                for item in items]
+                for item in items
+            ]
             fault("rehydrate", "manifest", fail_after)
             # One transaction: the rows are in History exactly when their files leave the manifest.
             backup.run_transaction(statements)

@@ -73,7 +73,9 @@ class ColdStore:
     def list_relative(self, prefix: str) -> list[str]:
         raise NotImplementedError
 
-    def put(self, local_path: Path, relative: str, storage_class: str | None = None) -> StoredObject:
+    def put(
+        self, local_path: Path, relative: str, storage_class: str | None = None
+    ) -> StoredObject:
         raise NotImplementedError
 
     def stat(self, relative: str) -> StoredObject | None:
@@ -96,7 +98,6 @@ class ColdStore:
         raise NotImplementedError
 
 
-
 def cache_dir_for(settings) -> Path:
     """Where gs:// cold files are downloaded for DuckDB: SESSION_BACKUP_COLD_CACHE, else a
     `cold-cache` folder next to the backup database."""
@@ -116,5 +117,7 @@ def open_store(settings, root_uri: str | None = None, client=None) -> ColdStore:
     if root.startswith("gs://"):
         return GCSStore(root, cache_dir_for(settings), client=client)
     if "://" in root:
-        raise BackupError(f"Unsupported cold root {root!r}: use a local folder or gs://bucket/prefix.")
+        raise BackupError(
+            f"Unsupported cold root {root!r}: use a local folder or gs://bucket/prefix."
+        )
     return LocalFolderStore(Path(root))

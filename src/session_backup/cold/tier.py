@@ -55,9 +55,13 @@ def tier(
     cutoff = subtract_duration(moment, older_than, "--older-than").date()
     storage_class = (storage_class or DEFAULT_STORAGE_CLASS).upper()
     if storage_class not in STORAGE_CLASSES:
-        raise BackupError(f"--storage-class {storage_class}: expected one of {', '.join(STORAGE_CLASSES)}.")
+        raise BackupError(
+            f"--storage-class {storage_class}: expected one of {', '.join(STORAGE_CLASSES)}."
+        )
     prices, prices_source = load_prices(settings, prices_path)
-    long_term_before = (moment - timedelta(days=int(prices["bigquery"].get("long_term_after_days", 90)))).date()
+    long_term_before = (
+        moment - timedelta(days=int(prices["bigquery"].get("long_term_after_days", 90)))
+    ).date()
     declared = load_declarations(settings.project_dir)
     engine = cold_engine(settings)
     store = open_store(settings)
@@ -83,7 +87,9 @@ def tier(
                 backup.ensure_tables()
                 summary["recovered"] = engine.finish_interrupted(backup, stores)
             # Bytes and cost cover the whole backup, whatever --table chose.
-            hot_before = engine.hot_totals(backup, backup.history_tables(declared), long_term_before)
+            hot_before = engine.hot_totals(
+                backup, backup.history_tables(declared), long_term_before
+            )
             cold_before = engine.cold_totals(backup)
             plan = {}
             for table in chosen:
@@ -95,8 +101,20 @@ def tier(
         fault("tier", "plan", fail_after)
         units = [unit for table_units in plan.values() for unit in table_units]
         if dry_run or not units:
-            summary.update(_tier_summary(units, hot_before, cold_before, {storage_class: int(
-                sum(unit.logical_bytes for unit in units) * measured_ratio(cold_before))}, prices, storage_class))
+            summary.update(
+                _tier_summary(
+                    units,
+                    hot_before,
+                    cold_before,
+                    {
+                        storage_class: int(
+                            sum(unit.logical_bytes for unit in units) * measured_ratio(cold_before)
+                        )
+                    },
+                    prices,
+                    storage_class,
+                )
+            )
             summary["cold_bytes_estimated"] = bool(units)
             summary["seconds"] = round(time.perf_counter() - started, 3)
             return summary
@@ -110,8 +128,16 @@ def tier(
                 if not table_units:
                     continue
                 try:
-                    engine.tier_table(store, table, table_units, storage_class, moment, cutoff, fail_after,
-                                      progress)
+                    engine.tier_table(
+                        store,
+                        table,
+                        table_units,
+                        storage_class,
+                        moment,
+                        cutoff,
+                        fail_after,
+                        progress,
+                    )
                 except BackupError as exc:
                     # This table stays hot, with nothing of this run left behind; the others go on.
                     engine.abandon(stores, store)
@@ -124,7 +150,9 @@ def tier(
         with engine.open(read_only=True) as backup:
             cold_after = engine.cold_totals(backup)
         new_cold = {storage_class: sum(int(unit.stats.get("bytes", 0)) for unit in moved)}
-        summary.update(_tier_summary(moved, hot_before, cold_before, new_cold, prices, storage_class))
+        summary.update(
+            _tier_summary(moved, hot_before, cold_before, new_cold, prices, storage_class)
+        )
         summary["cold_bytes_estimated"] = False
         summary["cold_after"] = cold_after
         summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -150,7 +178,9 @@ def _tier_summary(units, hot_before, cold_before, new_cold_bytes, prices, storag
     moved_cold = sum(new_cold_bytes.values())
     by_table: dict[str, dict] = {}
     for unit in units:
-        entry = by_table.setdefault(unit.table, {"rows": 0, "files": 0, "hot_logical_bytes": 0, "cold_bytes": 0})
+        entry = by_table.setdefault(
+            unit.table, {"rows": 0, "files": 0, "hot_logical_bytes": 0, "cold_bytes": 0}
+        )
         entry["rows"] += unit.row_count
         entry["files"] += 1
         entry["hot_logical_bytes"] += unit.logical_bytes
@@ -165,8 +195,14 @@ def _tier_summary(units, hot_before, cold_before, new_cold_bytes, prices, storag
             "units": [unit.describe() for unit in units],
         },
         "bytes": {
-            "before": {"hot_logical": sum(hot_before.values()), "cold": sum(i["bytes"] for i in cold_before.values())},
-            "after": {"hot_logical": sum(hot_after.values()), "cold": sum(i["bytes"] for i in cold_after.values())},
+            "before": {
+                "hot_logical": sum(hot_before.values()),
+                "cold": sum(i["bytes"] for i in cold_before.values()),
+            },
+            "after": {
+                "hot_logical": sum(hot_after.values()),
+                "cold": sum(i["bytes"] for i in cold_after.values()),
+            },
         },
         "monthly_storage_cost": {
             "currency": prices.get("currency", "USD"),
@@ -174,5 +210,3 @@ def _tier_summary(units, hot_before, cold_before, new_cold_bytes, prices, storag
             "after": monthly_cost(prices, hot_after, cold_after, storage_class),
         },
     }
-
-

@@ -72,10 +72,14 @@ class BigQueryColdEngine:
 
     def check_paths(self, store: ColdStore) -> None:
         if store.kind != "gcs":
-            raise BackupError(f"On BigQuery the cold root must be gs://bucket/prefix (EXPORT DATA writes to GCS), "
-                              f"not {store.root_uri}: set SESSION_BACKUP_COLD_ROOT.")
+            raise BackupError(
+                f"On BigQuery the cold root must be gs://bucket/prefix (EXPORT DATA writes to GCS), "
+                f"not {store.root_uri}: set SESSION_BACKUP_COLD_ROOT."
+            )
 
-    def plan_units(self, backup: BigQueryBackup, table: str, cutoff: date, long_term_before: date) -> list[Unit]:
+    def plan_units(
+        self, backup: BigQueryBackup, table: str, cutoff: date, long_term_before: date
+    ) -> list[Unit]:
         hot = f"history_{table}"
         logical = logical_bytes_expr("hot", backup.columns(hot))
         committed = committed_closing_sql(backup)
@@ -103,13 +107,18 @@ class BigQueryColdEngine:
             head = f"head_{table}"
             if backup.exists(head):
                 expression = logical_bytes_expr("hot", backup.columns(head))
-                totals["head_active"] += int(backup.query(
-                    f"select coalesce(sum({expression}), 0) from {backup.rel(head)} as hot")[0][0])
+                totals["head_active"] += int(
+                    backup.query(
+                        f"select coalesce(sum({expression}), 0) from {backup.rel(head)} as hot"
+                    )[0][0]
+                )
             expression = logical_bytes_expr("hot", backup.columns(f"history_{table}"))
             active, long_term = backup.query(
                 f"select coalesce(sum(case when hot.backup_closed_date >= $before then {expression} end), 0), "
                 f"coalesce(sum(case when hot.backup_closed_date < $before then {expression} end), 0) "
-                f"from {backup.rel('history_' + table)} as hot", {"before": long_term_before})[0]
+                f"from {backup.rel('history_' + table)} as hot",
+                {"before": long_term_before},
+            )[0]
             totals["history_active"] += int(active)
             totals["history_long_term"] += int(long_term)
         return totals
@@ -122,7 +131,9 @@ class BigQueryColdEngine:
     def prepare_views(self, tables: list[str]) -> None:
         prepare_relations(self.settings, tables)
 
-    def tier_table(self, store, table, units, storage_class, moment, cutoff, fail_after, progress) -> None:
+    def tier_table(
+        self, store, table, units, storage_class, moment, cutoff, fail_after, progress
+    ) -> None:
         _tier_table(self.settings, store, table, units, storage_class, cutoff, fail_after, progress)
 
     def active_files(self, backup, table: str) -> list[dict]:
@@ -131,7 +142,9 @@ class BigQueryColdEngine:
     def rehydrate_table(self, stores, table, items, delete_files, fail_after, progress) -> dict:
         from session_backup.cold.rehydrate_bigquery import rehydrate_table
 
-        return rehydrate_table(self.settings, stores, table, items, delete_files, fail_after, progress)
+        return rehydrate_table(
+            self.settings, stores, table, items, delete_files, fail_after, progress
+        )
 
     def abandon(self, stores, store) -> dict:
         with self.open() as backup:
@@ -148,8 +161,16 @@ class BigQueryColdEngine:
                 path.unlink(missing_ok=True)
 
 
-def _tier_table(settings: Settings, store, table: str, units: list[Unit], storage_class: str, cutoff: date,
-                fail_after, progress: Progress) -> None:
+def _tier_table(
+    settings: Settings,
+    store,
+    table: str,
+    units: list[Unit],
+    storage_class: str,
+    cutoff: date,
+    fail_after,
+    progress: Progress,
+) -> None:
     hot = f"history_{table}"
     staging = ExportStaging(store)
     local = store.staging_dir()
@@ -168,17 +189,34 @@ def _tier_table(settings: Settings, store, table: str, units: list[Unit], storag
             statements.append(
                 f"insert into {backup.rel(COLD_MANIFEST)} (file_id, state, table_name, scope, closed_month, part, "
                 f"cold_root, relative_path, file_uri, read_path, storage_class, cutoff_date, created_at) values ("
-                + ", ".join(literal(value) for value in (
-                    unit.file_id, "writing", table, unit.scope, unit.closed_month, unit.part, store.root_uri,
-                    unit.relative_path, unit.file_uri, unit.read_path, storage_class, cutoff))
-                + ", current_timestamp())")
+                + ", ".join(
+                    literal(value)
+                    for value in (
+                        unit.file_id,
+                        "writing",
+                        table,
+                        unit.scope,
+                        unit.closed_month,
+                        unit.part,
+                        store.root_uri,
+                        unit.relative_path,
+                        unit.file_uri,
+                        unit.read_path,
+                        storage_class,
+                        cutoff,
+                    )
+                )
+                + ", current_timestamp())"
+            )
         backup.run_transaction(statements)
         fault("tier", "journal", fail_after, table)
 
         # 2. EXPORT DATA of each unit to its own fresh staging prefix.
         for unit in units:
             where, params = unit.predicate()
-            backup.execute(export_sql(backup, table, inline(where, params), staging.uri_pattern(unit.file_id)))
+            backup.execute(
+                export_sql(backup, table, inline(where, params), staging.uri_pattern(unit.file_id))
+            )
             progress.advance()
         fault("tier", "write", fail_after, table)
 
@@ -196,7 +234,9 @@ def _tier_table(settings: Settings, store, table: str, units: list[Unit], storag
             place(backup, store, staging, table, unit, storage_class, fields, form)
             progress.advance()
         if form == "external":
-            install_relation(backup, table, store.root_uri)  # the external table now has objects to read
+            install_relation(
+                backup, table, store.root_uri
+            )  # the external table now has objects to read
         fault("tier", "upload", fail_after, table)
 
         # 5. One transaction: manifest rows active, hot rows gone. Nothing of it is visible
@@ -215,15 +255,27 @@ def _tier_table(settings: Settings, store, table: str, units: list[Unit], storag
             backup.drop(f"cold_check_{unit.file_id}")
 
 
-def verify_export(backup: BigQueryBackup, staging: ExportStaging, local: Path, hot: str, columns, fields,
-                   unit: Unit, source: str | None = None, where: str | None = None, params: dict | None = None) -> None:
+def verify_export(
+    backup: BigQueryBackup,
+    staging: ExportStaging,
+    local: Path,
+    hot: str,
+    columns,
+    fields,
+    unit: Unit,
+    source: str | None = None,
+    where: str | None = None,
+    params: dict | None = None,
+) -> None:
     """Reads the unit's exported objects back into cold_check_<file_id> and compares them with
     their source rows (History by default: `source`/`where` name another, e.g. a cold file
     being rewritten)."""
     names = staging.list(unit.file_id)
     if not names:
-        raise BackupError(f"EXPORT DATA wrote no object under {staging.uri_pattern(unit.file_id)} for "
-                          f"{hot} ({unit.scope}, {unit.closed_month}); nothing was moved.")
+        raise BackupError(
+            f"EXPORT DATA wrote no object under {staging.uri_pattern(unit.file_id)} for "
+            f"{hot} ({unit.scope}, {unit.closed_month}); nothing was moved."
+        )
     folder = local / unit.file_id
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -238,50 +290,87 @@ def verify_export(backup: BigQueryBackup, staging: ExportStaging, local: Path, h
     if source is None:
         source = backup.rel(hot)
         where, params = unit.predicate()
-    expected = backup.query(checksum_select(source, "hot", columns, where or "true"), params or {})[0]
+    expected = backup.query(checksum_select(source, "hot", columns, where or "true"), params or {})[
+        0
+    ]
     actual = backup.query(checksum_select(backup.rel(scratch), "cold", columns))[0]
     if tuple(expected) != tuple(actual) or int(actual[0]) != unit.row_count:
         raise BackupError(
             f"The Parquet export of {hot} ({unit.scope}, {unit.closed_month}) does not read back identical to "
             f"the hot rows (rows/checksum {tuple(expected)} vs {tuple(actual)}); nothing was moved, that table "
-            "stays hot.")
+            "stays hot."
+        )
     stats = backup.query(
         f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
         f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) from {backup.rel(scratch)}"
     )[0]
     unit.staging = folder
-    unit.stats.update({
-        "row_count": int(actual[0]), "high": int(actual[1]), "low": int(actual[2]), "paths": paths,
-        "bytes": sum(path.stat().st_size for path in paths), "sha256": file_sha256(paths[0]),
-        "min_closed": stats[0], "max_closed": stats[1], "min_from": stats[2], "max_from": stats[3],
-        "min_to": stats[4], "max_to": stats[5],
-    })
+    unit.stats.update(
+        {
+            "row_count": int(actual[0]),
+            "high": int(actual[1]),
+            "low": int(actual[2]),
+            "paths": paths,
+            "bytes": sum(path.stat().st_size for path in paths),
+            "sha256": file_sha256(paths[0]),
+            "min_closed": stats[0],
+            "max_closed": stats[1],
+            "min_from": stats[2],
+            "max_from": stats[3],
+            "min_to": stats[4],
+            "max_to": stats[5],
+        }
+    )
 
 
-def place(backup: BigQueryBackup, store, staging: ExportStaging, table: str, unit: Unit, storage_class: str,
-           fields, form: str) -> None:
+def place(
+    backup: BigQueryBackup,
+    store,
+    staging: ExportStaging,
+    table: str,
+    unit: Unit,
+    storage_class: str,
+    fields,
+    form: str,
+) -> None:
     objects = []
     for number, path in enumerate(unit.stats["paths"]):
-        relative = unit.relative_path if number == 0 else unit.relative_path.replace(
-            ".parquet", f"-{number:03d}.parquet")
+        relative = (
+            unit.relative_path
+            if number == 0
+            else unit.relative_path.replace(".parquet", f"-{number:03d}.parquet")
+        )
         try:
             stored = store.put(path, relative, storage_class)
         except ObjectExists as exc:
-            raise BackupError(f"{exc} An unrecorded object sits where tiering writes; nothing was moved.") from exc
-        objects.append({"relative_path": relative, "uri": stored.uri, "bytes": stored.bytes,
-                        "md5": stored.md5_base64, "generation": stored.generation})
+            raise BackupError(
+                f"{exc} An unrecorded object sits where tiering writes; nothing was moved."
+            ) from exc
+        objects.append(
+            {
+                "relative_path": relative,
+                "uri": stored.uri,
+                "bytes": stored.bytes,
+                "md5": stored.md5_base64,
+                "generation": stored.generation,
+            }
+        )
         if number == 0:
             # Recorded at once: a re-run deletes exactly this generation if the run stops here.
-            backup.execute(f"update {backup.rel(COLD_MANIFEST)} set generation = $generation "
-                           f"where file_id = $id and state = 'writing'",
-                           {"generation": stored.generation, "id": unit.file_id})
+            backup.execute(
+                f"update {backup.rel(COLD_MANIFEST)} set generation = $generation "
+                f"where file_id = $id and state = 'writing'",
+                {"generation": stored.generation, "id": unit.file_id},
+            )
     unit.stats["objects"] = objects
     unit.stats["storage_class"] = storage_class
     if form == "load":
         scratch = backup.rel(f"cold_check_{unit.file_id}")
         listed = ", ".join(f"`{field.name}`" for field in fields)
-        backup.execute(f"insert into {backup.rel('cold_loaded_' + table)} ({listed}, {FILE_ID_COLUMN}) "
-                       f"select {listed}, {literal(unit.file_id)} from {scratch}")
+        backup.execute(
+            f"insert into {backup.rel('cold_loaded_' + table)} ({listed}, {FILE_ID_COLUMN}) "
+            f"select {listed}, {literal(unit.file_id)} from {scratch}"
+        )
     staging.delete(unit.file_id)
     shutil.rmtree(unit.staging, ignore_errors=True)
 
@@ -290,16 +379,26 @@ def _activate_sql(backup: BigQueryBackup, unit: Unit) -> str:
     stats = unit.stats
     objects = stats["objects"]
     values = {
-        "row_count": unit.row_count, "bytes": stats["bytes"], "logical_bytes": unit.logical_bytes,
-        "content_sha256": stats["sha256"], "content_md5": objects[0]["md5"], "generation": objects[0]["generation"],
-        "storage_class": stats["storage_class"], "row_checksum_low": stats["low"],
-        "row_checksum_high": stats["high"], "checksum_engine": CHECKSUM_ENGINE,
-        "min_closed_date": stats["min_closed"], "max_closed_date": stats["max_closed"],
-        "min_valid_from_seq": stats["min_from"], "max_valid_from_seq": stats["max_from"],
-        "min_valid_to_seq": stats["min_to"], "max_valid_to_seq": stats["max_to"],
+        "row_count": unit.row_count,
+        "bytes": stats["bytes"],
+        "logical_bytes": unit.logical_bytes,
+        "content_sha256": stats["sha256"],
+        "content_md5": objects[0]["md5"],
+        "generation": objects[0]["generation"],
+        "storage_class": stats["storage_class"],
+        "row_checksum_low": stats["low"],
+        "row_checksum_high": stats["high"],
+        "checksum_engine": CHECKSUM_ENGINE,
+        "min_closed_date": stats["min_closed"],
+        "max_closed_date": stats["max_closed"],
+        "min_valid_from_seq": stats["min_from"],
+        "max_valid_from_seq": stats["max_from"],
+        "min_valid_to_seq": stats["min_to"],
+        "max_valid_to_seq": stats["max_to"],
         "objects": json.dumps(objects) if len(objects) > 1 else None,
     }
     assignments = ", ".join(f"{name} = {literal(value)}" for name, value in values.items())
-    return (f"update {backup.rel(COLD_MANIFEST)} set state = 'active', {assignments}, "
-            f"committed_at = current_timestamp() where file_id = {literal(unit.file_id)} and state = 'writing'")
-
+    return (
+        f"update {backup.rel(COLD_MANIFEST)} set state = 'active', {assignments}, "
+        f"committed_at = current_timestamp() where file_id = {literal(unit.file_id)} and state = 'writing'"
+    )

@@ -44,7 +44,9 @@ class DuckDBColdEngine:
 
     def check_paths(self, store: ColdStore) -> None:
         # DuckDB would expand wildcards in the paths it reads.
-        check_path_literal(store.root_uri if store.kind == "local" else str(cache_dir_for(self.settings)))
+        check_path_literal(
+            store.root_uri if store.kind == "local" else str(cache_dir_for(self.settings))
+        )
 
     plan_units = staticmethod(plan_units)
     hot_totals = staticmethod(hot_totals)
@@ -56,9 +58,21 @@ class DuckDBColdEngine:
     def prepare_views(self, tables: list[str]) -> None:
         prepare_views(self.settings, tables)
 
-    def tier_table(self, store, table, units, storage_class, moment, cutoff, fail_after, progress) -> None:
-        _tier_table(self.settings, store, store.root_uri, table, units, storage_class, moment, cutoff, fail_after,
-                    progress)
+    def tier_table(
+        self, store, table, units, storage_class, moment, cutoff, fail_after, progress
+    ) -> None:
+        _tier_table(
+            self.settings,
+            store,
+            store.root_uri,
+            table,
+            units,
+            storage_class,
+            moment,
+            cutoff,
+            fail_after,
+            progress,
+        )
 
     def active_files(self, backup, table: str) -> list[dict]:
         return active_files(backup, table)
@@ -66,7 +80,9 @@ class DuckDBColdEngine:
     def rehydrate_table(self, stores, table, items, delete_files, fail_after, progress) -> dict:
         from session_backup.cold.rehydrate import rehydrate_table
 
-        return rehydrate_table(self.settings, stores, table, items, delete_files, fail_after, progress)
+        return rehydrate_table(
+            self.settings, stores, table, items, delete_files, fail_after, progress
+        )
 
     def abandon(self, stores, store) -> dict:
         """After a table failed: undo its journaled files and empty the staging folder."""
@@ -79,8 +95,18 @@ class DuckDBColdEngine:
         clean_staging(store)
 
 
-def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: list[Unit], storage_class: str,
-                moment: datetime, cutoff: date, fail_after, progress: Progress) -> None:
+def _tier_table(
+    settings,
+    store: ColdStore,
+    root_key: str,
+    table: str,
+    units: list[Unit],
+    storage_class: str,
+    moment: datetime,
+    cutoff: date,
+    fail_after,
+    progress: Progress,
+) -> None:
     hot = f"history_{table}"
     staging_dir = store.staging_dir()
     with open_backup(settings) as warehouse:
@@ -101,10 +127,19 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
                     f"cold_root, relative_path, file_uri, read_path, storage_class, cutoff_date, created_at) values "
                     f"($id, 'writing', $table, $scope, $month, $part, $root, $relative, $uri, $read_path, $class, "
                     f"$cutoff, now())",
-                    {"id": unit.file_id, "table": table, "scope": unit.scope, "month": unit.closed_month,
-                     "part": unit.part, "root": root_key, "relative": unit.relative_path, "uri": unit.file_uri,
-                     "read_path": unit.read_path, "class": storage_class if store.kind == "gcs" else None,
-                     "cutoff": cutoff},
+                    {
+                        "id": unit.file_id,
+                        "table": table,
+                        "scope": unit.scope,
+                        "month": unit.closed_month,
+                        "part": unit.part,
+                        "root": root_key,
+                        "relative": unit.relative_path,
+                        "uri": unit.file_uri,
+                        "read_path": unit.read_path,
+                        "class": storage_class if store.kind == "gcs" else None,
+                        "cutoff": cutoff,
+                    },
                 )
         fault("tier", "journal", fail_after, table)
 
@@ -132,9 +167,13 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
         # 4. Place in the cold root; never overwrite.
         for unit in units:
             try:
-                stored = store.put(unit.staging, unit.relative_path, storage_class if store.kind == "gcs" else None)
+                stored = store.put(
+                    unit.staging, unit.relative_path, storage_class if store.kind == "gcs" else None
+                )
             except ObjectExists as exc:
-                raise BackupError(f"{exc} An unrecorded file sits where tiering writes; nothing was moved.") from exc
+                raise BackupError(
+                    f"{exc} An unrecorded file sits where tiering writes; nothing was moved."
+                ) from exc
             unit.stats["generation"] = stored.generation
             unit.stats["md5"] = stored.md5_base64
             unit.stats["storage_class"] = stored.storage_class
@@ -161,18 +200,32 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
                     f"min_valid_from_seq = $min_from, max_valid_from_seq = $max_from, "
                     f"min_valid_to_seq = $min_to, max_valid_to_seq = $max_to, committed_at = now() "
                     f"where file_id = $id and state = 'writing'",
-                    {"id": unit.file_id, "rows": unit.row_count, "bytes": stats["bytes"],
-                     "logical": unit.logical_bytes, "sha256": stats["sha256"], "md5": stats.get("md5"),
-                     "generation": stats.get("generation"), "class": stats.get("storage_class"),
-                     "low": stats["low"], "high": stats["high"], "engine": engine_label(),
-                     "min_closed": stats["min_closed"], "max_closed": stats["max_closed"],
-                     "min_from": stats["min_from"], "max_from": stats["max_from"],
-                     "min_to": stats["min_to"], "max_to": stats["max_to"]},
+                    {
+                        "id": unit.file_id,
+                        "rows": unit.row_count,
+                        "bytes": stats["bytes"],
+                        "logical": unit.logical_bytes,
+                        "sha256": stats["sha256"],
+                        "md5": stats.get("md5"),
+                        "generation": stats.get("generation"),
+                        "class": stats.get("storage_class"),
+                        "low": stats["low"],
+                        "high": stats["high"],
+                        "engine": engine_label(),
+                        "min_closed": stats["min_closed"],
+                        "max_closed": stats["max_closed"],
+                        "min_from": stats["min_from"],
+                        "max_from": stats["max_from"],
+                        "min_to": stats["min_to"],
+                        "max_to": stats["max_to"],
+                    },
                 )
             fault("tier", "manifest", fail_after, table)
             for unit in units:
                 where, params = unit.predicate()
-                present = backup.query(f"select count(*) from {backup.rel(hot)} as hot where {where}", params)[0][0]
+                present = backup.query(
+                    f"select count(*) from {backup.rel(hot)} as hot where {where}", params
+                )[0][0]
                 if present != unit.row_count:
                     raise BackupError(
                         f"history_{table} changed while tiering ({unit.scope} {unit.closed_month}: {present} rows, "
@@ -186,12 +239,17 @@ def _tier_table(settings, store: ColdStore, root_key: str, table: str, units: li
 
 def _verify_staged(backup: DuckDBBackup, hot: str, columns, unit: Unit) -> None:
     path = str(unit.staging)
-    read_columns = described(backup.query(
-        f"describe select * from read_parquet({duckdb_string(path)})"))
+    read_columns = described(
+        backup.query(f"describe select * from read_parquet({duckdb_string(path)})")
+    )
     missing = [name for name, _ in columns if name not in read_columns]
     if missing:
-        raise BackupError(f"Parquet file for history_{unit.table} lacks columns {missing}; nothing was moved.")
-    casts = {name: column_type for name, column_type in columns if read_columns[name] != column_type}
+        raise BackupError(
+            f"Parquet file for history_{unit.table} lacks columns {missing}; nothing was moved."
+        )
+    casts = {
+        name: column_type for name, column_type in columns if read_columns[name] != column_type
+    }
     where, params = unit.predicate()
     expected = backup.query(checksum_select(f"{backup.rel(hot)}", "hot", columns, where), params)[0]
     source = f"read_parquet({duckdb_string(path)})"
@@ -206,10 +264,18 @@ def _verify_staged(backup: DuckDBBackup, hot: str, columns, unit: Unit) -> None:
         f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
         f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) from {source}"
     )[0]
-    unit.stats.update({
-        "row_count": int(actual[0]), "high": int(actual[1]), "low": int(actual[2]),
-        "sha256": file_sha256(unit.staging), "bytes": unit.staging.stat().st_size,
-        "min_closed": stats[0], "max_closed": stats[1], "min_from": stats[2], "max_from": stats[3],
-        "min_to": stats[4], "max_to": stats[5],
-    })
-
+    unit.stats.update(
+        {
+            "row_count": int(actual[0]),
+            "high": int(actual[1]),
+            "low": int(actual[2]),
+            "sha256": file_sha256(unit.staging),
+            "bytes": unit.staging.stat().st_size,
+            "min_closed": stats[0],
+            "max_closed": stats[1],
+            "min_from": stats[2],
+            "max_from": stats[3],
+            "min_to": stats[4],
+            "max_to": stats[5],
+        }
+    )

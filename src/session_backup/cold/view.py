@@ -15,7 +15,10 @@ from session_backup.errors import BackupError
 
 
 def fingerprint(files: list[dict]) -> str:
-    text = "\n".join(f"{item['file_id']}\t{item['read_path']}" for item in sorted(files, key=lambda f: f["file_id"]))
+    text = "\n".join(
+        f"{item['file_id']}\t{item['read_path']}"
+        for item in sorted(files, key=lambda f: f["file_id"])
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -35,16 +38,23 @@ def install_cold_view(backup: DuckDBBackup, table: str) -> str:
         casts = read_casts(backup, paths, columns)
         replace = ""
         if casts:
-            replace = " replace (" + ", ".join(
-                f"cast({quote(name)} as {column_type}) as {quote(name)}" for name, column_type in casts.items()
-            ) + ")"
+            replace = (
+                " replace ("
+                + ", ".join(
+                    f"cast({quote(name)} as {column_type}) as {quote(name)}"
+                    for name, column_type in casts.items()
+                )
+                + ")"
+            )
         body = f"{anchor}\nunion all by name\nselect *{replace} from {read_parquet_sql(paths)}"
         kind = "files"
     else:
         body = anchor
         kind = "empty"
     backup.execute(f"create or replace view {backup.rel('cold_history_' + table)} as\n{body}")
-    backup.execute(f"delete from {backup.rel(COLD_VIEW_STATE)} where table_name = $table", {"table": table})
+    backup.execute(
+        f"delete from {backup.rel(COLD_VIEW_STATE)} where table_name = $table", {"table": table}
+    )
     backup.execute(
         f"insert into {backup.rel(COLD_VIEW_STATE)} values ($table, $kind, $fingerprint, now())",
         {"table": table, "kind": kind, "fingerprint": fingerprint(files)},
@@ -55,8 +65,10 @@ def install_cold_view(backup: DuckDBBackup, table: str) -> str:
 def view_state(backup: DuckDBBackup, table: str) -> tuple[str, str] | None:
     if not backup.exists(COLD_VIEW_STATE) or not backup.exists(f"cold_history_{table}"):
         return None
-    rows = backup.query(f"select kind, fingerprint from {backup.rel(COLD_VIEW_STATE)} where table_name = $table",
-                        {"table": table})
+    rows = backup.query(
+        f"select kind, fingerprint from {backup.rel(COLD_VIEW_STATE)} where table_name = $table",
+        {"table": table},
+    )
     return (rows[0][0], rows[0][1]) if rows else ("unknown", "")
 
 
@@ -85,11 +97,19 @@ def refresh_restore_functions(settings: Settings) -> None:
     cwd = os.getcwd()
     os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
     try:
-        result = dbtRunner().invoke([
-            "run-operation", "create_backup_functions", "--quiet",
-            "--project-dir", str(settings.project_dir), "--profiles-dir", str(settings.profiles_dir),
-            "--target", settings.target,
-        ])
+        result = dbtRunner().invoke(
+            [
+                "run-operation",
+                "create_backup_functions",
+                "--quiet",
+                "--project-dir",
+                str(settings.project_dir),
+                "--profiles-dir",
+                str(settings.profiles_dir),
+                "--target",
+                settings.target,
+            ]
+        )
     finally:
         os.chdir(cwd)
         for key, value in saved.items():
@@ -99,7 +119,11 @@ def refresh_restore_functions(settings: Settings) -> None:
                 os.environ[key] = value
         close_dbt_duckdb()
     if not result.success:
-        detail = str(result.exception).strip().splitlines()[0] if result.exception else "see logs/dbt.log"
+        detail = (
+            str(result.exception).strip().splitlines()[0]
+            if result.exception
+            else "see logs/dbt.log"
+        )
         raise BackupError(
             f"Could not re-create the restore functions to read cold history ({detail}); nothing was moved. "
             "Fix that (`dbt run-operation create_backup_functions`) and re-run."
@@ -136,6 +160,7 @@ def prepare_views(settings: Settings, tables: list[str]) -> None:
         with open_backup(settings, read_only=True) as warehouse:
             still = functions_missing_cold(DuckDBBackup(warehouse), stale)
         if still:
-            raise BackupError(f"restore functions of {', '.join(still)} still do not read cold history; "
-                              "run `dbt run-operation create_backup_functions` and retry.")
-
+            raise BackupError(
+                f"restore functions of {', '.join(still)} still do not read cold history; "
+                "run `dbt run-operation create_backup_functions` and retry."
+            )
