@@ -29,6 +29,10 @@ test: setup
 	$(BIN)/dbt parse --quiet --target bigquery
 	$(BIN)/python -m pytest
 
+# Tests without dbt runs or emulators (declarations, generate, the CLI, estimate, the posts).
+test-fast: setup
+	$(BIN)/python -m pytest -m fast -q
+
 bench: setup
 	$(BIN)/python scripts/bench.py
 

@@ -144,10 +144,14 @@ def run_backup(
     on_wait = on_wait or (lambda message: print(message, file=sys.stderr, flush=True))
     # dbt's own console log repeats our error inside its stack; logs/dbt.log keeps everything.
     args = ["build"] if show_dbt else ["--log-level", "none", "--log-level-file", "debug", "build"]
+    # The backup builds the backup, nothing else: not the macros' unit tests or their fixtures.
+    args += ["--exclude-resource-type", "unit_test"]
+    excluded = ["path:models/testing", "path:seeds/testing"]
     if not check_invariants:
         # The invariant tests read all of History: their cost grows with the years kept, the
         # backup's must not. `dbt build`/`dbt test` still run them; so does --check-invariants.
-        args += ["--exclude", "tag:backup_invariant"]
+        excluded.append("tag:backup_invariant")
+    args += ["--exclude", *excluded]
     if full_refresh:
         args.append("--full-refresh")
     check_writable(settings)
