@@ -8,7 +8,8 @@ rows, sessions and faults, so a failure reproduces from its seed alone.
   session and table, what was landed (columns, types, multiset of rows) at the moment it landed.
 - `RestoreChecker` restores every (session, table) the manifest holds, through the SQL
   `restore_<t>()` functions and the CLI, and compares with what was landed, value by value; it
-  also keeps a fingerprint of the first restore of each pair and compares every later one.
+  also keeps a fingerprint of the first restore of each pair and compares every later one, and
+  runs `verify --all`.
 - `run_backup_with_fault` runs one backup with SESSION_BACKUP_FAULT set (session_backup.faults):
   `raise` in-process, `kill` in a subprocess that SIGKILLs itself.
 """
@@ -16,6 +17,7 @@ rows, sessions and faults, so a failure reproduces from its seed alone.
 from __future__ import annotations
 
 import faulthandler
+import json
 import os
 import random
 import subprocess
@@ -533,6 +535,8 @@ class RestoreChecker:
                     )
                     continue
                 problems += self._compare("sql", session_id, table, restored)
+        if pairs:
+            problems += self.check_verify(len(pairs))
         # The CLI path on a sample: newest sessions first, then a random older one.
         by_session: dict[str, list[str]] = {}
         for session_id, table in pairs:
@@ -543,6 +547,16 @@ class RestoreChecker:
             for session_id in dict.fromkeys(sample):
                 problems += self.check_cli(session_id, by_session[session_id])
         return problems
+
+    def check_verify(self, expected: int) -> list[str]:
+        """`verify --all` recomputes every manifest checksum from the backup: all must match."""
+        result = self.deployment.cli(["--json", "verify", "--all"])
+        if result.exit_code != 0:
+            return [f"verify --all exited {result.exit_code}: {_first_line(result.output)}"]
+        checked = json.loads(result.output)["checked"]
+        if checked != expected:
+            return [f"verify --all checked {checked} table backups, the manifest holds {expected}"]
+        return []
 
     def check_cli(self, session_id: str, tables: list[str]) -> list[str]:
         args = ["restore", "--session", session_id, "--into", RESTORE_SCHEMA]
