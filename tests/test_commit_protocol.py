@@ -263,3 +263,21 @@ def test_a_commit_racing_another_rolls_back_whole(deployment):
     log = (deployment.root / "logs" / "dbt.log").read_text()
     assert "already committed by another run" in log and "vn-2" in log
     assert_unchanged(deployment, before)
+
+
+def test_full_refresh_rebuilds_nothing_of_the_backup(deployment):
+    """Every table that is the backup refuses --full-refresh through its own model config or
+    materialization (not a folder config of this project): `dbt build --full-refresh` keeps
+    every backed-up session exactly as it was, and still backs up the new one."""
+    from session_backup.backup import run_dbt
+    from session_backup.config import load_settings
+
+    land(deployment, "vn-2", "VN", "2024-01-02", 2)
+    assert deployment.backup().exit_code == 0
+    before = restored_state(deployment)
+    land(deployment, "vn-3", "VN", "2024-01-03", 3)
+    with deployment.environment():
+        result = run_dbt(load_settings(deployment.project), ["build", "--full-refresh"])
+    assert result.succeeded, result.errors
+    assert_unchanged(deployment, before)
+    assert assert_restores_exactly(deployment, TABLES) == 4 * 2
