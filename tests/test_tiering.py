@@ -1,4 +1,4 @@
-"""Cold tiering, rehydration and retention on the local-folder default (issue 4).
+"""Cold tiering, rehydration and retention on the local-folder default.
 
 Every restore is compared with landing exactly (multiset, value by value, types included).
 The landing is hand-made and small: monthly sessions through 2024 in two scopes, one of them
