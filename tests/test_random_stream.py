@@ -64,7 +64,8 @@ class StreamConfig:
     faults: bool
     add_column: bool
     refuse_reserved: bool
-    sessions: int
+    sessions: int  # at least this many sessions land (SESSION_BACKUP_SOAK_SESSIONS)
+    min_steps: int  # and at least this many release steps, each a run or a fault and a rerun
 
 
 class Stream:
@@ -247,7 +248,8 @@ class Stream:
         remaining = self.config.sessions
         add_column_at = rng.randint(2, 4) if self.config.add_column else None
         refuse_at = rng.randint(2, 4) if self.config.refuse_reserved else None
-        while remaining > 0 or (add_column_at or 0) > self.step or (refuse_at or 0) > self.step:
+        last_event = max(add_column_at or 0, refuse_at or 0, self.config.min_steps)
+        while remaining > 0 or self.step < last_event:
             self.step += 1
             release = self.release(remaining)
             remaining = max(0, remaining - int(release.split(":")[1]))
@@ -296,7 +298,8 @@ STREAMS = [
         faults=True,
         add_column=False,
         refuse_reserved=False,
-        sessions=36,
+        sessions=30,
+        min_steps=10,
     ),
     # A column added mid-stream (its name plain or hostile): sessions landed before it restore
     # without it, the ones after it with it; faults around the runs that first store it.
@@ -307,11 +310,18 @@ STREAMS = [
         add_column=True,
         refuse_reserved=False,
         sessions=12,
+        min_steps=5,
     ),
     # Identifiers are data: hostile column names in keyed and keyless tables, a reserved name
     # refused without changing anything, faults and reruns.
     StreamConfig(
-        "hostile", hostile=True, faults=True, add_column=False, refuse_reserved=True, sessions=24
+        "hostile",
+        hostile=True,
+        faults=True,
+        add_column=False,
+        refuse_reserved=True,
+        sessions=24,
+        min_steps=8,
     ),
 ]
 
