@@ -21,7 +21,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = Path("models/landing/_landing__sources.yml")
-CORE_MODELS = ("models/backup/backup_sessions.sql", "models/backup/backup_manifest.sql")
+CORE_MODELS = (
+    "models/backup/backup_sessions.sql",
+    "models/backup/backup_manifest.sql",
+    "models/backup/backup_layouts.sql",
+)
 
 
 def make_project(

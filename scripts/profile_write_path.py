@@ -95,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = {"memory_limit": args.memory_limit} if args.memory_limit else None
         make_project(project, "history", duckdb_settings=settings)
     else:
-        # Macros may have changed since: copy them again (the declarations stay).
+        # Macros and generated models may have changed since: copy and generate again.
+        from bench_project import generate
+
         shutil.copytree(REPO / "macros", project / "macros", dirs_exist_ok=True)
+        generate(project)
     deployment = Deployment(project, backup_db, landing_db)
     report: dict = {"runs": []}
 

@@ -1,6 +1,11 @@
 {% macro landing_columns(table_name, include_session_id=false) %}
     {#- Columns of a landing table in landing order. `session_id` is landing plumbing: the
         backup stores it once per session, not once per row. -#}
+    {%- if not execute -%}
+        {#- Parsing renders hooks too (the snapshot baseline's post-hooks); nothing can be
+            described then, and nothing is run. -#}
+        {{ return([]) }}
+    {%- endif -%}
     {%- set relation = source('landing', table_name) -%}
     {%- set columns = session_backup._landing_columns_cached(relation) -%}
     {%- if columns | length == 0 -%}
@@ -37,7 +42,7 @@
         (change detection, Head and History layouts, the commit's statements per table). The
         cache lives in this node's `model` context object, so the next node (and the next run)
         describes landing again and sees a column added in between. -#}
-    {%- if not execute or model is not mapping -%}
+    {%- if model is not mapping -%}
         {{ return(adapter.get_columns_in_relation(relation)) }}
     {%- endif -%}
     {%- set cache = model.setdefault('_session_backup_landing_columns', {}) -%}

@@ -28,6 +28,10 @@
     {%- endfor -%}
     {%- set identity = session_backup.head_identity(table, columns) -%}
     {%- set identity_list = identity | join(', ') -%}
+    {%- set is_steady = session_backup._batch_has_one_session_per_scope(table_name) -%}
+    {#- Keyed tables take each checked session's landing count and checksum in this model's
+        landing pass (checksums_<t> reads them from here); keyless ones in checksums_<t>. -#}
+    {%- set fold_checksums = session_backup.folds_checksums(table) -%}
     {%- set compared = 'backup_row_count' if table.is_keyless else 'backup_row_hash' -%}
     {#- Narrow state columns besides scope, session and identity. -#}
     {%- set state = ['backup_row_count'] if table.is_keyless else ['backup_row_hash'] -%}
@@ -157,10 +161,38 @@ head_states as (
     {%- endif %}
 ),
 
-{% if session_backup._batch_has_one_session_per_scope(table_name) -%}
-versions as (
-    {{ session_backup.version_pairs('landing_states', 'head_states', identity, compared) }}
+{% if is_steady -%}
+key_states as (
+    {{ session_backup.version_key_states('landing_states', 'head_states', identity, compared) }}
 ),
+
+versions as (
+    {{ session_backup.version_pairs('key_states', identity, compared) }}
+),
+{%- if fold_checksums %}
+
+pending_checksums as (
+    {#- A keyed session's checksum from the key states: one row per key, so the sums over the
+        keys are the sums over the rows (a key twice is refused anyway, see has_duplicate_key). #}
+    select
+        backup_scope,
+        session_seq,
+        false as is_recheck,
+        landing_row_count as row_count,
+        checksum_low,
+        checksum_high
+    from (
+        select
+            backup_scope,
+            landing_seq as session_seq,
+            cast(sum(landing_rows) as {{ dbt.type_bigint() }}) as landing_row_count,
+            {{ session_backup.checksum_columns('landing_value') }}
+        from key_states
+        where landing_rows > 0
+        group by backup_scope, landing_seq
+    ) as per_session
+),
+{%- endif %}
 {%- else -%}
 all_states as {{ session_backup.not_materialized() }} (
     select * from landing_states
@@ -204,6 +236,18 @@ all_states as {{ session_backup.not_materialized() }} (
 versions as (
     {{ session_backup.version_runs('all_states', identity, state, compared, rescan) }}
 ),
+{%- if fold_checksums %}
+
+pending_checksums as (
+    select
+        backup_scope,
+        session_seq,
+        false as is_recheck,
+        {{ session_backup.checksum_columns('backup_row_hash') }}
+    from landing_hashes
+    group by backup_scope, session_seq
+),
+{%- endif %}
 {%- endif %}
 
 classified as (
@@ -288,12 +332,71 @@ changes as (
         and closed_in.session_seq = changed_with_values.backup_valid_to_seq
 )
 
+{%- if fold_checksums %},
+
+recheck_rows as (
+    select
+        recheck_sessions.backup_scope,
+        recheck_sessions.session_seq,
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
+    from {{ source('landing', table_name) }} as landing
+    inner join ({{ session_backup.recheck_sessions(table_name) }}) as recheck_sessions
+        on landing.session_id = recheck_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
+),
+
+session_checksums as (
+    select * from pending_checksums
+    union all
+    select
+        backup_scope,
+        session_seq,
+        true as is_recheck,
+        {{ session_backup.checksum_columns('backup_row_hash') }}
+    from recheck_rows
+    group by backup_scope, session_seq
+),
+
+change_rows as (
+    select
+        *,
+        cast(backup_valid_to_at as date) as backup_closed_date,
+        0 as backup_row_side
+    from changes
+),
+
+checksum_rows as (
+    {#- One row per checked session (none for a session without rows: checksums_<t> records
+        it as empty), beside the change rows: change_kind is NULL on these. #}
+    select
+        backup_scope as backup_checksum_scope,
+        session_seq as backup_checksum_session_seq,
+        is_recheck as backup_checksum_is_recheck,
+        row_count as backup_checksum_row_count,
+        checksum_low as backup_checksum_low,
+        checksum_high as backup_checksum_high,
+        1 as backup_checksum_side
+    from session_checksums
+)
+
+select
+    change_rows.*,
+    checksum_rows.*,
+    {#- Which dbt invocation computed the row: backup_commit only commits its own run's. #}
+    {{ session_backup.sql_string(invocation_id) }} as backup_invocation_id
+from change_rows
+{#- Never matches (0 = 1): both kinds of rows, each with NULLs for the other's columns. #}
+full outer join checksum_rows
+    on change_rows.backup_row_side = checksum_rows.backup_checksum_side
+{%- else %}
+
 select
     *,
     cast(backup_valid_to_at as date) as backup_closed_date,
     {#- Which dbt invocation computed the row: backup_commit only commits its own run's. #}
     {{ session_backup.sql_string(invocation_id) }} as backup_invocation_id
 from changes
+{%- endif %}
     {%- endif -%}
 {% endmacro %}
 
@@ -328,4 +431,11 @@ from changes
 
 {% macro duckdb__not_materialized() %}
     {{ return('not materialized') }}
+{% endmacro %}
+
+
+{% macro folds_checksums(table) %}
+    {#- Whether changes_<t> computes the checked sessions' landing counts and checksums (keyed
+        History tables) instead of a pass of its own in checksums_<t>. -#}
+    {{ return(table.strategy == 'history' and not table.is_keyless) }}
 {% endmacro %}

@@ -8,6 +8,7 @@
         select 1 as placeholder
     {%- else -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
+    {%- set fold_checksums = session_backup.folds_checksums(session_backup.backup_table_config(table_name)) -%}
 with
 
 pending_sessions as (
@@ -15,6 +16,70 @@ pending_sessions as (
 ),
 
 recent_backed_up_sessions as (
+    {{ session_backup.recheck_sessions(table_name) }}
+),
+
+checked_sessions as (
+    select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
+    union all
+    select session_id, backup_scope, session_seq, true as is_recheck from recent_backed_up_sessions
+),
+
+{% if fold_checksums -%}
+session_checksums as (
+    {#- Taken in the landing pass of changes_<t> (one read of landing per run). #}
+    select
+        checked_sessions.session_id,
+        changes.backup_checksum_row_count as row_count,
+        changes.backup_checksum_low as checksum_low,
+        changes.backup_checksum_high as checksum_high
+    from {{ ref('changes_' ~ table_name) }} as changes
+    inner join checked_sessions
+        on checked_sessions.backup_scope = changes.backup_checksum_scope
+        and checked_sessions.session_seq = changes.backup_checksum_session_seq
+        and checked_sessions.is_recheck = changes.backup_checksum_is_recheck
+)
+{%- else -%}
+hashed_rows as (
+    select
+        landing.session_id,
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
+    from {{ source('landing', table_name) }} as landing
+    inner join checked_sessions
+        on landing.session_id = checked_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
+),
+
+session_checksums as (
+    select
+        session_id,
+        {{ session_backup.checksum_columns('backup_row_hash') }}
+    from hashed_rows
+    group by session_id
+)
+{%- endif %}
+
+{#- A session with no rows is a real, empty state and is recorded as such. -#}
+select
+    checked_sessions.session_id,
+    checked_sessions.backup_scope,
+    checked_sessions.session_seq,
+    checked_sessions.is_recheck,
+    coalesce(session_checksums.row_count, 0) as row_count,
+    coalesce(session_checksums.checksum_low, 0) as checksum_low,
+    coalesce(session_checksums.checksum_high, 0) as checksum_high,
+    {#- Which dbt invocation computed the row: backup_commit only commits its own run's. #}
+    {{ session_backup.sql_string(invocation_id) }} as backup_invocation_id
+from checked_sessions
+left join session_checksums
+    on checked_sessions.session_id = session_checksums.session_id
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro recheck_sessions(table_name) %}
+    {#- The last `recheck_recent_sessions` backed-up sessions per scope that landing still holds:
+        their landing content is checksummed again and must equal what the manifest recorded. -#}
     select
         claimed.session_id,
         claimed.scope as backup_scope,
@@ -37,45 +102,4 @@ recent_backed_up_sessions as (
             select 1 from {{ source('landing', 'sessions') }} as landed
             where landed.session_id = claimed.session_id
         )
-),
-
-checked_sessions as (
-    select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
-    union all
-    select session_id, backup_scope, session_seq, true as is_recheck from recent_backed_up_sessions
-),
-
-hashed_rows as (
-    select
-        landing.session_id,
-        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-    from {{ source('landing', table_name) }} as landing
-    inner join checked_sessions
-        on landing.session_id = checked_sessions.session_id
-    {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
-),
-
-session_checksums as (
-    select
-        session_id,
-        {{ session_backup.checksum_columns('backup_row_hash') }}
-    from hashed_rows
-    group by session_id
-)
-
-{#- A session with no rows is a real, empty state and is recorded as such. -#}
-select
-    checked_sessions.session_id,
-    checked_sessions.backup_scope,
-    checked_sessions.session_seq,
-    checked_sessions.is_recheck,
-    coalesce(session_checksums.row_count, 0) as row_count,
-    coalesce(session_checksums.checksum_low, 0) as checksum_low,
-    coalesce(session_checksums.checksum_high, 0) as checksum_high,
-    {#- Which dbt invocation computed the row: backup_commit only commits its own run's. #}
-    {{ session_backup.sql_string(invocation_id) }} as backup_invocation_id
-from checked_sessions
-left join session_checksums
-    on checked_sessions.session_id = session_checksums.session_id
-    {%- endif -%}
 {% endmacro %}

@@ -64,7 +64,7 @@
         select
             backup_scope,
             {{ identity_list }},
-            first_seq as version_number,
+            1 as version_number,
             {{ compared }},
             {%- for name in extra_states %}
             {{ name }},
@@ -82,7 +82,7 @@
         select
             backup_scope,
             {{ identity_list }},
-            first_seq as version_number,
+            row_number() over by_start as version_number,
             {{ compared }},
             {%- for name in extra_states %}
             {{ name }},
@@ -91,12 +91,10 @@
             carried_valid_from_session_id,
             last_seq as last_seen_seq,
             carried_valid_from_seq is not null as is_head_version,
-            coalesce(
-                lag(last_seq) over (partition by backup_scope, {{ identity_list }} order by first_seq) >= first_seq,
-                false
-            ) as has_duplicate_key
+            coalesce(lag(last_seq) over by_start >= first_seq, false) as has_duplicate_key
         from regular_spans
         where value_count > 1
+        window by_start as (partition by backup_scope, {{ identity_list }} order by first_seq)
     ),
 
     irregular_keys as (

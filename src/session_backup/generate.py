@@ -39,6 +39,7 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
         return (
             "{{ config(\n"
             "    materialized='backup_table',\n"
+            f"    backup_table='{name}',\n"
             f"{partition}"
             f"    cluster_by=session_backup.backup_cluster_by({_list(table.key)}),\n"
             ") }}\n"
@@ -48,6 +49,8 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
     return {
         STAGING_DIR / f"checksums_{name}.sql": (
             f"{HEADER}{inputs}"
+            # Keyed tables take their checksums in the landing pass of changes_<t>.
+            f"-- depends_on: {{{{ ref('changes_{name}') }}}}\n"
             f"{{{{ config(post_hook=\"{{{{ session_backup.assert_landing_unchanged('{name}') }}}}\") }}}}\n"
             f"{{{{ session_backup.checksums_model('{name}') }}}}\n"
         ),
