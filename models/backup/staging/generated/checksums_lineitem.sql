@@ -4,5 +4,6 @@
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
 -- depends_on: {{ ref('backup_layouts') }}
+-- depends_on: {{ ref('changes_lineitem') }}
 {{ config(post_hook="{{ session_backup.assert_landing_unchanged('lineitem') }}") }}
 {{ session_backup.checksums_model('lineitem') }}

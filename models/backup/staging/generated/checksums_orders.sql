@@ -4,5 +4,6 @@
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
 -- depends_on: {{ ref('backup_layouts') }}
+-- depends_on: {{ ref('changes_orders') }}
 {{ config(post_hook="{{ session_backup.assert_landing_unchanged('orders') }}") }}
 {{ session_backup.checksums_model('orders') }}

@@ -4,5 +4,6 @@
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
 -- depends_on: {{ ref('backup_layouts') }}
+-- depends_on: {{ ref('changes_result_revenue_by_priority') }}
 {{ config(post_hook="{{ session_backup.assert_landing_unchanged('result_revenue_by_priority') }}") }}
 {{ session_backup.checksums_model('result_revenue_by_priority') }}
