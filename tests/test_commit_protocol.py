@@ -281,3 +281,19 @@ def test_full_refresh_rebuilds_nothing_of_the_backup(deployment):
     assert result.succeeded, result.errors
     assert_unchanged(deployment, before)
     assert assert_restores_exactly(deployment, TABLES) == 4 * 2
+
+
+def test_a_backup_table_dropped_outside_the_backup_stops_the_run(deployment):
+    """Head or History gone while the manifest holds sessions of it: creating it empty would make
+    those sessions restore without its rows, so the run stops and names it."""
+    import duckdb
+
+    with duckdb.connect(str(deployment.backup_db)) as connection:
+        connection.execute("alter table backup.backup.history_wide rename to history_wide_moved")
+    land(deployment, "vn-2", "VN", "2024-01-02", 2)
+    result = deployment.backup()
+    assert result.exit_code != 0, result.output
+    assert "history_wide is missing" in result.output and "dropped or renamed" in result.output
+    with deployment.backup_connection() as connection:
+        assert connection.execute(
+            "select count(*) from information_schema.tables where table_name = 'history_wide'").fetchone()[0] == 0

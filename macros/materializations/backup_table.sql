@@ -11,6 +11,7 @@
     {{ run_hooks(pre_hooks) }}
 
     {%- if existing is none -%}
+        {%- do session_backup.assert_nothing_backed_up(config.require('backup_table'), this.identifier) -%}
         {%- call statement('main') -%}
             {{ create_table_as(false, target_relation,
                 'select * from (' ~ sql ~ ') as model_rows where 1 = 0') }}
@@ -59,4 +60,23 @@
     {%- set names = [] -%}
     {%- for column in columns -%}{%- do names.append(session_backup.quote_name(column.name)) -%}{%- endfor -%}
     {{ return(names | join(', ')) }}
+{% endmacro %}
+
+
+{% macro assert_nothing_backed_up(table_name, identifier) %}
+    {#- A missing Head or History table is only ever new: if the manifest already holds sessions
+        of the table, the table was dropped or renamed outside the backup, and creating it empty
+        would make those sessions restore without its rows. Stop instead. -#}
+    {%- set manifest = session_backup.existing_backup_relation('backup_manifest') -%}
+    {%- if manifest is none -%}{{ return('') }}{%- endif -%}
+    {%- set query -%}
+        select count(*) from {{ manifest }} where table_name = {{ session_backup.sql_string(table_name) }}
+    {%- endset -%}
+    {%- set backed_up = run_query(query).columns[0].values()[0] | int -%}
+    {%- if backed_up > 0 -%}
+        {{ exceptions.raise_compiler_error("Backup table " ~ identifier ~ " is missing, yet " ~ backed_up
+            ~ " session(s) of table '" ~ table_name ~ "' are backed up in it: it was dropped or renamed outside"
+            ~ " session_backup. Restore it (e.g. from BigQuery time travel or a copy of the backup file);"
+            ~ " nothing was written.") }}
+    {%- endif -%}
 {% endmacro %}

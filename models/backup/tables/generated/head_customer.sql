@@ -2,6 +2,7 @@
 -- Edit the declaration there, not this file.
 {{ config(
     materialized='backup_table',
+    backup_table='customer',
     cluster_by=session_backup.backup_cluster_by(['c_custkey']),
 ) }}
 -- depends_on: {{ ref('changes_customer') }}

@@ -2,6 +2,7 @@
 -- Edit the declaration there, not this file.
 {{ config(
     materialized='backup_table',
+    backup_table='lineitem',
     cluster_by=session_backup.backup_cluster_by(['l_orderkey', 'l_linenumber']),
 ) }}
 -- depends_on: {{ ref('changes_lineitem') }}

@@ -2,6 +2,7 @@
 -- Edit the declaration there, not this file.
 {{ config(
     materialized='backup_table',
+    backup_table='orders',
     cluster_by=session_backup.backup_cluster_by(['o_orderkey']),
 ) }}
 -- depends_on: {{ ref('changes_orders') }}

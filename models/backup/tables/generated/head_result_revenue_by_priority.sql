@@ -2,6 +2,7 @@
 -- Edit the declaration there, not this file.
 {{ config(
     materialized='backup_table',
+    backup_table='result_revenue_by_priority',
     cluster_by=session_backup.backup_cluster_by([]),
 ) }}
 -- depends_on: {{ ref('changes_result_revenue_by_priority') }}

@@ -2,6 +2,7 @@
 -- Edit the declaration there, not this file.
 {{ config(
     materialized='backup_table',
+    backup_table='part',
     partition_by=session_backup.history_partition_by(),
     cluster_by=session_backup.backup_cluster_by(['p_partkey']),
 ) }}
