@@ -551,9 +551,16 @@ class RestoreChecker:
     def check_verify(self, expected: int) -> list[str]:
         """`verify --all` recomputes every manifest checksum from the backup: all must match."""
         result = self.deployment.cli(["--json", "verify", "--all"])
-        if result.exit_code != 0:
+        try:
+            report = json.loads(result.output)
+        except ValueError:
             return [f"verify --all exited {result.exit_code}: {_first_line(result.output)}"]
-        checked = json.loads(result.output)["checked"]
+        if result.exit_code != 0 or report["failed"]:
+            failed = [f"{item['table']} of {item['session_id']!r}" for item in report["failed"]]
+            return [
+                f"verify --all exited {result.exit_code}, {len(failed)} mismatch(es): {failed[:3]}"
+            ]
+        checked = report["checked"]
         if checked != expected:
             return [f"verify --all checked {checked} table backups, the manifest holds {expected}"]
         return []
