@@ -85,7 +85,7 @@ class FaultCallback:
 
     def __call__(self, message: Any) -> None:
         name = message.info.name
-        if name not in ("SQLQuery", "SQLQueryStatus", "NodeStart", "NodeFinished"):
+        if name not in ("SQLQuery", "SQLQueryStatus", "NodeFinished"):
             return
         node = _node_name(message)
         if name == "SQLQuery":
