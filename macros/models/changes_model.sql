@@ -156,6 +156,7 @@ head_states as (
     from {{ head }} as head
     inner join batch_bounds
         on head.backup_scope = batch_bounds.backup_scope
+    {{ session_backup.head_scope_filter(table_name, 'head') }}
     {%- else %}
     select * from landing_states where 1 = 0
     {%- endif %}
@@ -308,7 +309,7 @@ changed_with_values as (
         {%- for name in identity %}
         and head.{{ name }} = changed_versions.{{ name }}
         {%- endfor %}
-    where changed_versions.is_head_version
+    {{ session_backup.head_scope_filter(table_name, 'head', 'changed_versions.is_head_version') }}
     {%- endif %}
 ),
 
@@ -438,4 +439,30 @@ from changes
     {#- Whether changes_<t> computes the checked sessions' landing counts and checksums (keyed
         History tables) instead of a pass of its own in checksums_<t>. -#}
     {{ return(table.strategy == 'history' and not table.is_keyless) }}
+{% endmacro %}
+
+
+{% macro head_scope_filter(table_name, head_alias, condition='true') %}
+    {#- WHERE clause of a Head read: `condition`, and on BigQuery the batch's scopes as constants.
+        Head is clustered by scope, and BigQuery prunes clustered blocks on a constant filter
+        only (a join prunes nothing): a run reads the Head of the scopes it backs up, not of
+        every scope. -#}
+    {{ return(adapter.dispatch('head_scope_filter', 'session_backup')(table_name, head_alias, condition)) }}
+{% endmacro %}
+
+{% macro default__head_scope_filter(table_name, head_alias, condition) %}
+    {#- DuckDB: the join with the batch's scopes prunes as well as a constant. -#}
+    {{ return('where ' ~ condition) }}
+{% endmacro %}
+
+{% macro bigquery__head_scope_filter(table_name, head_alias, condition) %}
+    {%- if not execute -%}{{ return('where ' ~ condition) }}{%- endif -%}
+    {%- set query -%}
+        select distinct backup_scope from ({{ session_backup.pending_sessions(table_name) }}) as pending order by 1
+    {%- endset -%}
+    {%- set scopes = run_query(query).columns[0].values() -%}
+    {%- if scopes | length == 0 -%}{{ return('where false') }}{%- endif -%}
+    {%- set literals = [] -%}
+    {%- for scope in scopes -%}{%- do literals.append(session_backup.bigquery_string_literal(scope)) -%}{%- endfor -%}
+    {{ return('where ' ~ condition ~ ' and ' ~ head_alias ~ '.backup_scope in (' ~ literals | join(', ') ~ ')') }}
 {% endmacro %}
