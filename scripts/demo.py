@@ -19,7 +19,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from session_backup.config import load_settings  # noqa: E402
+from session_backup.config import load_settings
 
 
 def run(*args: str) -> None:
@@ -27,7 +27,9 @@ def run(*args: str) -> None:
     subprocess.run(args, check=True, cwd=ROOT)
 
 
-def parquet_bytes(connection: duckdb.DuckDBPyConnection, query: str, folder: Path, name: str) -> int:
+def parquet_bytes(
+    connection: duckdb.DuckDBPyConnection, query: str, folder: Path, name: str
+) -> int:
     """Stored size measured the same way for both sides: Parquet, zstd."""
     path = folder / f"{name}.parquet"
     connection.execute(f"copy ({query}) to '{path}' (format parquet, compression zstd)")
@@ -40,14 +42,17 @@ def exact_check(settings) -> tuple[int, int]:
     connection.execute(f"attach '{settings.landing_db}' as landing (read_only)")
     catalog = connection.execute("select current_database()").fetchone()[0]
     pairs = connection.execute(
-        f'select session_id, table_name from "{catalog}".backup.backup_manifest order by 1, 2').fetchall()
+        f'select session_id, table_name from "{catalog}".backup.backup_manifest order by 1, 2'
+    ).fetchall()
     bad = 0
     for session_id, table in pairs:
         restored = f'select * from "{catalog}".backup.restore_{table}($s)'
         landed = f'select * from landing.main."{table}" where session_id = $s'
         difference = connection.execute(
             f"select (select count(*) from ({restored} except all {landed})) "
-            f"+ (select count(*) from ({landed} except all {restored}))", {"s": session_id}).fetchone()[0]
+            f"+ (select count(*) from ({landed} except all {restored}))",
+            {"s": session_id},
+        ).fetchone()[0]
         bad += difference > 0
     connection.close()
     return len(pairs), bad
@@ -57,10 +62,16 @@ def summary(settings) -> None:
     connection = duckdb.connect(str(settings.backup_db), read_only=True)
     connection.execute(f"attach '{settings.landing_db}' as landing (read_only)")
     catalog = connection.execute("select current_database()").fetchone()[0]
-    tables = [row[0] for row in connection.execute(
-        f'select distinct table_name from "{catalog}".backup.backup_manifest order by 1').fetchall()]
+    tables = [
+        row[0]
+        for row in connection.execute(
+            f'select distinct table_name from "{catalog}".backup.backup_manifest order by 1'
+        ).fetchall()
+    ]
     print("\nWhat was stored, against a full copy of every backed-up session (Parquet zstd bytes):")
-    print(f"{'table':<28} {'landed rows':>12} {'stored rows':>12} {'full copies':>12} {'head+history':>12} {'ratio':>7}")
+    print(
+        f"{'table':<28} {'landed rows':>12} {'stored rows':>12} {'full copies':>12} {'head+history':>12} {'ratio':>7}"
+    )
     totals = [0, 0, 0, 0]
     with tempfile.TemporaryDirectory() as folder:
         for table in tables:
@@ -73,25 +84,39 @@ def summary(settings) -> None:
             history = f'select * from "{catalog}".backup.history_{table}'
             landed_rows = connection.execute(f"select count(*) from ({landed})").fetchone()[0]
             stored_rows = connection.execute(
-                f"select (select count(*) from ({head})) + (select count(*) from ({history}))").fetchone()[0]
+                f"select (select count(*) from ({head})) + (select count(*) from ({history}))"
+            ).fetchone()[0]
             full_bytes = parquet_bytes(connection, landed, Path(folder), f"full_{table}")
-            stored_bytes = parquet_bytes(connection, head, Path(folder), f"head_{table}") + parquet_bytes(
-                connection, history, Path(folder), f"history_{table}")
+            stored_bytes = parquet_bytes(
+                connection, head, Path(folder), f"head_{table}"
+            ) + parquet_bytes(connection, history, Path(folder), f"history_{table}")
             for index, value in enumerate([landed_rows, stored_rows, full_bytes, stored_bytes]):
                 totals[index] += value
-            print(f"{table:<28} {landed_rows:>12,} {stored_rows:>12,} {full_bytes:>12,} {stored_bytes:>12,} "
-                  f"{stored_bytes / full_bytes:>7.2%}")
-    print(f"{'total':<28} {totals[0]:>12,} {totals[1]:>12,} {totals[2]:>12,} {totals[3]:>12,} "
-          f"{totals[3] / totals[2]:>7.2%}")
+            print(
+                f"{table:<28} {landed_rows:>12,} {stored_rows:>12,} {full_bytes:>12,} {stored_bytes:>12,} "
+                f"{stored_bytes / full_bytes:>7.2%}"
+            )
+    print(
+        f"{'total':<28} {totals[0]:>12,} {totals[1]:>12,} {totals[2]:>12,} {totals[3]:>12,} "
+        f"{totals[3] / totals[2]:>7.2%}"
+    )
     connection.close()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale-factor", default="0.02", help="TPC-H scale factor per scope (default 0.02)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale-factor", default="0.02", help="TPC-H scale factor per scope (default 0.02)"
+    )
     parser.add_argument("--scopes", default="VN,DE,US", help="countries (default VN,DE,US)")
-    parser.add_argument("--sessions", type=int, default=10, help="sessions per scope in the first wave (default 10)")
-    parser.add_argument("--more", type=int, default=4, help="sessions per scope landed while 'down' (default 4)")
+    parser.add_argument(
+        "--sessions", type=int, default=10, help="sessions per scope in the first wave (default 10)"
+    )
+    parser.add_argument(
+        "--more", type=int, default=4, help="sessions per scope landed while 'down' (default 4)"
+    )
     parser.add_argument("--no-summary", action="store_true", help="skip the size summary")
     args = parser.parse_args()
 
@@ -105,33 +130,65 @@ def main() -> int:
     cli = str(Path(python).parent / "session-backup")
     started = time.perf_counter()
 
-    print("1. Land a TPC-H session stream: refresh functions RF1/RF2, status updates, rare dimension edits.")
-    run(python, "scripts/generate_landing.py", "--landing-db", str(settings.landing_db), "--overwrite",
-        "--scale-factor", args.scale_factor, "--scopes", args.scopes, "--sessions", str(args.sessions),
-        "--failed-every", "7")
+    print(
+        "1. Land a TPC-H session stream: refresh functions RF1/RF2, status updates, rare dimension edits."
+    )
+    run(
+        python,
+        "scripts/generate_landing.py",
+        "--landing-db",
+        str(settings.landing_db),
+        "--overwrite",
+        "--scale-factor",
+        args.scale_factor,
+        "--scopes",
+        args.scopes,
+        "--sessions",
+        str(args.sessions),
+        "--failed-every",
+        "7",
+    )
     print("\n2. Back up every succeeded session (one dbt build, set-based over the whole batch).")
     run(cli, "generate", "--check")
     run(cli, "backup")
     print("\n3. More sessions land while the backup is down; one run catches up on all of them.")
-    run(python, "scripts/generate_landing.py", "--landing-db", str(settings.landing_db), "--append",
-        "--sessions", str(args.more), "--failed-every", "7")
+    run(
+        python,
+        "scripts/generate_landing.py",
+        "--landing-db",
+        str(settings.landing_db),
+        "--append",
+        "--sessions",
+        str(args.more),
+        "--failed-every",
+        "7",
+    )
     run(cli, "backup")
-    run(cli, "backup", "--check-invariants")  # idempotent: nothing new, nothing twice; invariants hold
+    run(
+        cli, "backup", "--check-invariants"
+    )  # idempotent: nothing new, nothing twice; invariants hold
     print("\n4. Status, then verify every table of every session from the backup alone.")
     run(cli, "status")
     run(cli, "verify", "--all")
-    print("\n5. Restore one session into its own schema, as someone explaining a past result would.")
+    print(
+        "\n5. Restore one session into its own schema, as someone explaining a past result would."
+    )
     connection = duckdb.connect(str(settings.backup_db), read_only=True)
     catalog = connection.execute("select current_database()").fetchone()[0]
     oldest = connection.execute(
-        f'select session_id from "{catalog}".backup.backup_sessions order by started_at limit 1').fetchone()[0]
+        f'select session_id from "{catalog}".backup.backup_sessions order by started_at limit 1'
+    ).fetchone()[0]
     connection.close()
     run(cli, "restore", "--session", oldest, "--into", "restored_oldest")
     pairs, bad = exact_check(settings)
-    print(f"\nIndependent check (restore EXCEPT ALL landing, both ways): {pairs} session tables, {bad} different.")
+    print(
+        f"\nIndependent check (restore EXCEPT ALL landing, both ways): {pairs} session tables, {bad} different."
+    )
     if not args.no_summary:
         summary(settings)
-    print(f"\nDemo finished in {time.perf_counter() - started:.0f}s. Explore: .venv/bin/session-backup --help")
+    print(
+        f"\nDemo finished in {time.perf_counter() - started:.0f}s. Explore: .venv/bin/session-backup --help"
+    )
     return 1 if bad else 0
 
 

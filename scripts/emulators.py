@@ -342,8 +342,11 @@ def _storage_client(storage_emulator_host: str, project: str = DEFAULT_PROJECT):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    return storage.Client(project=project, credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": storage_emulator_host})
+    return storage.Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": storage_emulator_host},
+    )
 
 
 def mirror_local_root_to_gcs(env: dict[str, str], prefix: str = "") -> list[str]:

@@ -10,7 +10,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 FAST_MODULES = {"test_blog_figures", "test_cli_fast", "test_estimate", "test_generate_landing"}
 # Fixtures that start the BigQuery or GCS emulator: their tests are marked `emulator`.
 EMULATOR_FIXTURES = {"emulator", "gcs_endpoint", "bigquery_backup", "backed_up", "landing_stream"}
-EMULATOR_MODULES = {"test_bigquery", "test_tiering_bigquery", "test_tiering_gcs", "test_emulators_smoke"}
+EMULATOR_MODULES = {
+    "test_bigquery",
+    "test_tiering_bigquery",
+    "test_tiering_gcs",
+    "test_emulators_smoke",
+}
 
 
 def pytest_collection_modifyitems(items):

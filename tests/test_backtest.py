@@ -28,22 +28,64 @@ def hostile_stream(deployment: Deployment) -> None:
     items = list(BASE_ITEMS)
     pairs = [("north", "A", 1), ("north", "B", 2), ("south", "A", 3)]
     events = [("click", 1.0, "x"), ("click", 1.0, "x"), ("view", 2.0, None)]
-    land(deployment, A1, SCOPE_A, "2024-01-01 00:00", {"items": items, "pairs": pairs, "events": events})
+    land(
+        deployment,
+        A1,
+        SCOPE_A,
+        "2024-01-01 00:00",
+        {"items": items, "pairs": pairs, "events": events},
+    )
     items2 = [(1, "apple", 1.75, "10.0000", "2024-01-01 10:00:00", False)] + items[1:]
-    land(deployment, A2, SCOPE_A, "2024-01-02 00:00", {
-        "items": items2, "pairs": pairs[:2], "events": events + [("click", 1.0, "x")]})
+    land(
+        deployment,
+        A2,
+        SCOPE_A,
+        "2024-01-02 00:00",
+        {"items": items2, "pairs": pairs[:2], "events": events + [("click", 1.0, "x")]},
+    )
     land(deployment, A_FAILED, SCOPE_A, "2024-01-03 00:00", {"items": items[:1]}, status="failed")
     # Back to the first item 1, -0.0 becomes 0.0, a new key; same start as a session of B.
-    items3 = [items[0]] + items[1:3] + [(4, "NULL", 0.0, "-12345678901234.5678", "2099-12-31 23:59:59.999999", True)] \
-        + items[4:] + [(9, "new", 9.0, "9.0000", None, None)]
-    land(deployment, A3, SCOPE_A, "2024-01-04 00:00", {"items": items3, "pairs": pairs, "events": events[:1]})
-    land(deployment, B1, SCOPE_B, "2024-01-04 00:00", {"items": items[:2], "pairs": pairs, "events": events})
+    items3 = (
+        [items[0]]
+        + items[1:3]
+        + [(4, "NULL", 0.0, "-12345678901234.5678", "2099-12-31 23:59:59.999999", True)]
+        + items[4:]
+        + [(9, "new", 9.0, "9.0000", None, None)]
+    )
+    land(
+        deployment,
+        A3,
+        SCOPE_A,
+        "2024-01-04 00:00",
+        {"items": items3, "pairs": pairs, "events": events[:1]},
+    )
+    land(
+        deployment,
+        B1,
+        SCOPE_B,
+        "2024-01-04 00:00",
+        {"items": items[:2], "pairs": pairs, "events": events},
+    )
     land(deployment, A_RUNNING, SCOPE_A, "2024-01-05 00:00", {"items": items}, status="running")
-    land(deployment, B2, SCOPE_B, "2024-01-05 00:00", {"items": items[:1], "pairs": [], "events": events})
+    land(
+        deployment,
+        B2,
+        SCOPE_B,
+        "2024-01-05 00:00",
+        {"items": items[:1], "pairs": [], "events": events},
+    )
     land(deployment, A4, SCOPE_A, "2024-01-06 00:00", {})  # empty session
-    land(deployment, A5, SCOPE_A, "2024-01-07 00:00", {
-        "items": [row for row in items3 if row[0] != 9],  # a key removed
-        "pairs": pairs + [("north|A", "", 0)], "events": [("click", 1.0, "x")] * 4})
+    land(
+        deployment,
+        A5,
+        SCOPE_A,
+        "2024-01-07 00:00",
+        {
+            "items": [row for row in items3 if row[0] != 9],  # a key removed
+            "pairs": pairs + [("north|A", "", 0)],
+            "events": [("click", 1.0, "x")] * 4,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +100,19 @@ def deployment(tmp_path_factory):
 
 
 def landed(connection, table: str, session_id: str) -> tuple[list[str], list[str], list[tuple]]:
-    result = connection.execute(f'select * from landing.main."{table}" where session_id = ?', [session_id])
-    return ([column[0] for column in result.description], [str(column[1]) for column in result.description],
-            result.fetchall())
+    result = connection.execute(
+        f'select * from landing.main."{table}" where session_id = ?', [session_id]
+    )
+    return (
+        [column[0] for column in result.description],
+        [str(column[1]) for column in result.description],
+        result.fetchall(),
+    )
 
 
-def assert_sessions_equal_landing(connection, table: str, relation_sql: str, params: list, session_ids: list[str]):
+def assert_sessions_equal_landing(
+    connection, table: str, relation_sql: str, params: list, session_ids: list[str]
+):
     """A multi-session result equals landing for every session in it, and holds no other."""
     result = connection.execute(f"select * from {relation_sql}", params)
     columns = [column[0] for column in result.description]
@@ -85,15 +134,27 @@ def test_many_sessions_in_one_query_equal_landing(deployment):
     with deployment.backup_connection() as connection:
         for table in TABLES:
             rows = assert_sessions_equal_landing(
-                connection, table, f"backup.backup.restore_{table}_sessions(?)", [every], every)
-            assert rows == connection.execute(
-                f"select count(*) from landing.main.{table} where session_id in (select unnest(?))", [every]).fetchone()[0]
+                connection, table, f"backup.backup.restore_{table}_sessions(?)", [every], every
+            )
+            assert (
+                rows
+                == connection.execute(
+                    f"select count(*) from landing.main.{table} where session_id in (select unnest(?))",
+                    [every],
+                ).fetchone()[0]
+            )
             # A range of one scope: [since, before), only that scope's backed-up sessions.
             assert_sessions_equal_landing(
-                connection, table, f"backup.backup.restore_{table}_between(?, ?, ?)",
-                [SCOPE_A, "2024-01-02", "2024-01-07"], [A2, A3, A4])
+                connection,
+                table,
+                f"backup.backup.restore_{table}_between(?, ?, ?)",
+                [SCOPE_A, "2024-01-02", "2024-01-07"],
+                [A2, A3, A4],
+            )
         with pytest.raises(Exception, match="no backup of table items for session failed ü"):
-            connection.execute("select * from backup.backup.restore_items_sessions(?)", [[A1, A_FAILED]]).fetchall()
+            connection.execute(
+                "select * from backup.backup.restore_items_sessions(?)", [[A1, A_FAILED]]
+            ).fetchall()
 
 
 def restored_schema(deployment: Deployment, schema: str, table: str):
@@ -105,24 +166,42 @@ def restored_schema(deployment: Deployment, schema: str, table: str):
 @pytest.mark.parametrize("as_views", [False, True])
 def test_restore_cli_range_file_and_views(deployment, tmp_path, as_views):
     extra = ["--as-views"] if as_views else []
-    result = deployment.cli(["--json", "restore", "--scope", SCOPE_A, "--since", "2024-01-02T00:00:00Z",
-                             "--until", "2024-01-07", "--into", "bt_range", *extra])
+    result = deployment.cli(
+        [
+            "--json",
+            "restore",
+            "--scope",
+            SCOPE_A,
+            "--since",
+            "2024-01-02T00:00:00Z",
+            "--until",
+            "2024-01-07",
+            "--into",
+            "bt_range",
+            *extra,
+        ]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert [session["session_id"] for session in payload["sessions"]] == [A2, A3, A4]
     assert payload["kind"] == ("view" if as_views else "table")
     sessions_file = tmp_path / "sessions.txt"
     sessions_file.write_text(f"{A5}\n{B1}\n\n{A5}\n{A1}\n", encoding="utf-8")
-    listed = deployment.cli(["restore", "--sessions-file", str(sessions_file), "--into", "bt_file", *extra])
+    listed = deployment.cli(
+        ["restore", "--sessions-file", str(sessions_file), "--into", "bt_file", *extra]
+    )
     assert listed.exit_code == 0, listed.output
     with deployment.backup_connection() as connection:
         for schema, ids in (("bt_range", [A2, A3, A4]), ("bt_file", [A5, B1, A1])):
             for table in TABLES:
                 kind = connection.execute(
                     "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-                    [schema, table]).fetchone()[0]
+                    [schema, table],
+                ).fetchone()[0]
                 assert kind == ("VIEW" if as_views else "BASE TABLE")
-                assert_sessions_equal_landing(connection, table, f'backup."{schema}"."{table}"', [], ids)
+                assert_sessions_equal_landing(
+                    connection, table, f'backup."{schema}"."{table}"', [], ids
+                )
 
 
 def test_as_of_picks_the_last_backed_up_session_started_at_or_before(deployment):
@@ -135,7 +214,18 @@ def test_as_of_picks_the_last_backed_up_session_started_at_or_before(deployment)
         "2030-01-01": A5,
     }
     for index, (moment, expected) in enumerate(cases.items()):
-        result = deployment.cli(["--json", "restore", "--scope", SCOPE_A, "--as-of", moment, "--into", f"bt_as_of_{index}"])
+        result = deployment.cli(
+            [
+                "--json",
+                "restore",
+                "--scope",
+                SCOPE_A,
+                "--as-of",
+                moment,
+                "--into",
+                f"bt_as_of_{index}",
+            ]
+        )
         assert result.exit_code == 0, result.output
         payload = json.loads(result.stdout)
         assert payload["picked"]["session_id"] == expected, moment
@@ -143,18 +233,32 @@ def test_as_of_picks_the_last_backed_up_session_started_at_or_before(deployment)
     with deployment.backup_connection() as connection:
         for index, expected in enumerate(cases.values()):
             for table in TABLES:
-                assert_sessions_equal_landing(connection, table, f'backup.bt_as_of_{index}."{table}"', [], [expected])
+                assert_sessions_equal_landing(
+                    connection, table, f'backup.bt_as_of_{index}."{table}"', [], [expected]
+                )
         # The SQL form picks the same session.
-        rows = connection.execute("select distinct session_id from backup.backup.restore_items_as_of(?, ?)",
-                                  [SCOPE_A, "2024-01-05 12:00:00"]).fetchall()
+        rows = connection.execute(
+            "select distinct session_id from backup.backup.restore_items_as_of(?, ?)",
+            [SCOPE_A, "2024-01-05 12:00:00"],
+        ).fetchall()
         assert rows == [(A3,)]
         with pytest.raises(Exception, match="no backed-up session of table items in scope"):
-            connection.execute("select * from backup.backup.restore_items_as_of(?, ?)",
-                               [SCOPE_A, "2023-12-31 23:59:59"]).fetchall()
-    none = deployment.cli(["restore", "--scope", SCOPE_A, "--as-of", "2023-12-31T23:59:59", "--into", "bt_none"])
-    assert none.exit_code == 2 and "no session backed up" in none.output and "2023-12-31 23:59:59" in none.output
+            connection.execute(
+                "select * from backup.backup.restore_items_as_of(?, ?)",
+                [SCOPE_A, "2023-12-31 23:59:59"],
+            ).fetchall()
+    none = deployment.cli(
+        ["restore", "--scope", SCOPE_A, "--as-of", "2023-12-31T23:59:59", "--into", "bt_none"]
+    )
+    assert (
+        none.exit_code == 2
+        and "no session backed up" in none.output
+        and "2023-12-31 23:59:59" in none.output
+    )
     assert none.output.count("\n") <= 2, none.output
-    unknown = deployment.cli(["restore", "--scope", "nowhere", "--as-of", "2030-01-01", "--into", "bt_none"])
+    unknown = deployment.cli(
+        ["restore", "--scope", "nowhere", "--as-of", "2030-01-01", "--into", "bt_none"]
+    )
     assert unknown.exit_code == 2 and "'nowhere' has no session" in unknown.output
 
 
@@ -181,27 +285,47 @@ def landing_difference(connection, table: str, from_id: str, to_id: str):
         elif key not in new:
             changes[key] = ("removed", tuple(canonical(old[key][index]) for index in other), None)
         else:
-            changed = [columns[index] for index in other if canonical(old[key][index]) != canonical(new[key][index])]
+            changed = [
+                columns[index]
+                for index in other
+                if canonical(old[key][index]) != canonical(new[key][index])
+            ]
             if changed:
-                changes[key] = ("changed", tuple(canonical(old[key][index]) for index in other),
-                                tuple(canonical(new[key][index]) for index in other), sorted(changed))
+                changes[key] = (
+                    "changed",
+                    tuple(canonical(old[key][index]) for index in other),
+                    tuple(canonical(new[key][index]) for index in other),
+                    sorted(changed),
+                )
     return changes
 
 
 def stored_difference(connection, table: str, from_id: str, to_id: str):
-    rows = connection.execute(f"select * from backup.backup.diff_{table}(?, ?)", [from_id, to_id]).fetchall()
+    rows = connection.execute(
+        f"select * from backup.backup.diff_{table}(?, ?)", [from_id, to_id]
+    ).fetchall()
     if table not in KEYS:
         result = {}
         for change, values, old_count, new_count in rows:
-            assert change == ("added" if old_count == 0 else "removed" if new_count == 0 else "changed")
+            assert change == (
+                "added" if old_count == 0 else "removed" if new_count == 0 else "changed"
+            )
             result[tuple(canonical(value) for value in values.values())] = (old_count, new_count)
         return result
     result = {}
     for change, key, changed_columns, old_values, new_values in rows:
         key = tuple(canonical(value) for value in key.values())
-        old = None if old_values is None else tuple(canonical(value) for value in old_values.values())
-        new = None if new_values is None else tuple(canonical(value) for value in new_values.values())
-        result[key] = (change, old, new) if change != "changed" else (change, old, new, sorted(changed_columns))
+        old = (
+            None if old_values is None else tuple(canonical(value) for value in old_values.values())
+        )
+        new = (
+            None if new_values is None else tuple(canonical(value) for value in new_values.values())
+        )
+        result[key] = (
+            (change, old, new)
+            if change != "changed"
+            else (change, old, new, sorted(changed_columns))
+        )
     return result
 
 
@@ -212,7 +336,11 @@ def test_diff_equals_the_difference_of_the_landed_sessions(deployment):
             for to_id in SCOPE_A_SESSIONS:  # both orders, any distance, and a session with itself
                 for table in TABLES:
                     expected = landing_difference(connection, table, from_id, to_id)
-                    assert stored_difference(connection, table, from_id, to_id) == expected, (table, from_id, to_id)
+                    assert stored_difference(connection, table, from_id, to_id) == expected, (
+                        table,
+                        from_id,
+                        to_id,
+                    )
                     compared += 1
         assert compared == 75
         # A -> B -> A: item 1 changed and changed back between A1 and A3 is no difference.
@@ -228,13 +356,27 @@ def test_diff_cli_table_and_json(deployment):
     assert payload["scope"] == SCOPE_A
     items = payload["tables"]["items"]
     assert (items["added"], items["removed"], items["changed"]) == (0, 0, 1)
-    assert items["rows"] == [{"change": "changed", "key": {"item_id": 1}, "changed_columns": ["price", "flag"],
-                              "old": {"price": 1.5, "flag": True}, "new": {"price": 1.75, "flag": False}}]
+    assert items["rows"] == [
+        {
+            "change": "changed",
+            "key": {"item_id": 1},
+            "changed_columns": ["price", "flag"],
+            "old": {"price": 1.5, "flag": True},
+            "new": {"price": 1.75, "flag": False},
+        }
+    ]
     events = payload["tables"]["events"]
-    assert events["rows"] == [{"change": "changed", "row": {"kind": "click", "weight": 1.0, "label": "x"},
-                               "old_count": 2, "new_count": 3}]
+    assert events["rows"] == [
+        {
+            "change": "changed",
+            "row": {"kind": "click", "weight": 1.0, "label": "x"},
+            "old_count": 2,
+            "new_count": 3,
+        }
+    ]
     assert payload["tables"]["pairs"]["rows"] == [
-        {"change": "removed", "key": {"region": "south", "code": "A"}, "old": {"value": 3}}]
+        {"change": "removed", "key": {"region": "south", "code": "A"}, "old": {"value": 3}}
+    ]
     human = deployment.cli(["diff", "--from", A2, "--to", A1, "--table", "items"])
     assert human.exit_code == 0, human.output
     assert "items: 0 added, 0 removed, 1 changed" in human.output
@@ -246,7 +388,9 @@ def test_diff_cli_table_and_json(deployment):
 
 
 def test_log_shows_every_version_with_its_sessions(deployment):
-    result = deployment.cli(["--json", "log", "--table", "items", "--key", "item_id=1", "--scope", SCOPE_A])
+    result = deployment.cli(
+        ["--json", "log", "--table", "items", "--key", "item_id=1", "--scope", SCOPE_A]
+    )
     assert result.exit_code == 0, result.output
     versions = json.loads(result.stdout)
     # From landing: runs of consecutive backed-up sessions in which item 1 had the same values.
@@ -255,18 +399,31 @@ def test_log_shows_every_version_with_its_sessions(deployment):
         for session_id in SCOPE_A_SESSIONS:
             row = connection.execute(
                 "select * exclude (session_id) from landing.main.items where session_id = ? and item_id = 1",
-                [session_id]).fetchall()
+                [session_id],
+            ).fetchall()
             value = tuple(canonical(v) for v in row[0]) if row else None
             if runs and runs[-1][0] == value:
                 runs[-1][2] = session_id
             else:
                 runs.append([value, session_id, session_id])
     expected = [(first, last) for value, first, last in runs if value is not None]
-    assert [(v["backup_valid_from_session_id"], v["backup_last_session_id"]) for v in versions] == expected
-    assert [v["price"] for v in versions] == [1.5, 1.75, 1.5, 1.5]  # A4 is empty: item 1 comes back in A5
-    assert versions[-1]["backup_is_current"] is True and versions[0]["backup_valid_to_session_id"] == A2
+    assert [
+        (v["backup_valid_from_session_id"], v["backup_last_session_id"]) for v in versions
+    ] == expected
+    assert [v["price"] for v in versions] == [
+        1.5,
+        1.75,
+        1.5,
+        1.5,
+    ]  # A4 is empty: item 1 comes back in A5
+    assert (
+        versions[-1]["backup_is_current"] is True
+        and versions[0]["backup_valid_to_session_id"] == A2
+    )
     assert versions[0]["backup_valid_from_at"].startswith("2024-01-01")
-    both_scopes = deployment.cli(["--json", "log", "--table", "pairs", "--key", "region=north", "--key", "code=B"])
+    both_scopes = deployment.cli(
+        ["--json", "log", "--table", "pairs", "--key", "region=north", "--key", "code=B"]
+    )
     assert {v["backup_scope"] for v in json.loads(both_scopes.stdout)} == {SCOPE_A, SCOPE_B}
     bad = deployment.cli(["log", "--table", "items", "--key", "colour=red"])
     assert bad.exit_code == 2 and "no column 'colour'" in bad.output
@@ -282,7 +439,9 @@ def test_export_parquet_by_scope_and_session(deployment, tmp_path, monkeypatch, 
 
     monkeypatch.setattr(backtest, "MAX_OPEN_FILES", open_files)
     out = tmp_path / "export"
-    result = deployment.cli(["--json", "export", "--scope", SCOPE_A, "--format", "parquet", "--out", str(out)])
+    result = deployment.cli(
+        ["--json", "export", "--scope", SCOPE_A, "--format", "parquet", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["files"]) == len(SCOPE_A_SESSIONS) * len(TABLES)
@@ -299,10 +458,14 @@ def test_export_parquet_by_scope_and_session(deployment, tmp_path, monkeypatch, 
             written = parquet.read_table(path)
             columns, _, expected = landed(connection, table_part, entry["session_id"])
             assert written.column_names == columns
-            assert multiset([tuple(row.values()) for row in written.to_pylist()]) == multiset(expected)
+            assert multiset([tuple(row.values()) for row in written.to_pylist()]) == multiset(
+                expected
+            )
             assert entry["row_count"] == len(expected) == entry["backup"]["row_count"]
     again = deployment.cli(["export", "--scope", SCOPE_A, "--out", str(out)])
-    assert again.exit_code == 2 and "not an empty folder" in again.output  # stale files would be read too
+    assert (
+        again.exit_code == 2 and "not an empty folder" in again.output
+    )  # stale files would be read too
     # A back-test runner reads a table's folder with the partitions decoded back to the ids.
     items = dataset.dataset(out / "items", format="parquet", partitioning="hive").to_table()
     assert set(items.column("backup_session").to_pylist()) == {A1, A2, A3, A5}  # A4 is empty
@@ -318,32 +481,76 @@ def test_restores_diff_and_log_read_cold_history(tmp_path):
     tiered = cold.cli(["--json", "tier", "--older-than", "1d", "--now", "2030-01-01"])
     assert tiered.exit_code == 0, tiered.output
     with cold.backup_connection() as connection:
-        assert connection.execute("select count(*) from backup.backup.history_items").fetchone()[0] == 0
-        assert connection.execute("select count(*) from backup.backup.cold_history_items").fetchone()[0] > 0
+        assert (
+            connection.execute("select count(*) from backup.backup.history_items").fetchone()[0]
+            == 0
+        )
+        assert (
+            connection.execute("select count(*) from backup.backup.cold_history_items").fetchone()[
+                0
+            ]
+            > 0
+        )
         for table in TABLES:
-            assert_sessions_equal_landing(connection, table, f"backup.backup.restore_{table}_sessions(?)",
-                                          [SCOPE_A_SESSIONS], SCOPE_A_SESSIONS)
+            assert_sessions_equal_landing(
+                connection,
+                table,
+                f"backup.backup.restore_{table}_sessions(?)",
+                [SCOPE_A_SESSIONS],
+                SCOPE_A_SESSIONS,
+            )
             for from_id, to_id in ((A1, A2), (A5, A1)):
-                assert stored_difference(connection, table, from_id, to_id) == \
-                    landing_difference(connection, table, from_id, to_id)
-        versions = connection.execute("select count(*) from backup.backup.versions_items() where item_id = 1 "
-                                      "and backup_scope = ?", [SCOPE_A]).fetchone()[0]
+                assert stored_difference(connection, table, from_id, to_id) == landing_difference(
+                    connection, table, from_id, to_id
+                )
+        versions = connection.execute(
+            "select count(*) from backup.backup.versions_items() where item_id = 1 "
+            "and backup_scope = ?",
+            [SCOPE_A],
+        ).fetchone()[0]
         assert versions == 4
 
 
 def test_selection_errors_are_one_clear_line(deployment, tmp_path):
     cases = [
         (["restore", "--since", "2024-01-01", "--into", "x"], "need --scope"),
-        (["restore", "--session", A1, "--as-of", "2024-01-01", "--scope", SCOPE_A, "--into", "x"], "only one of"),
+        (
+            [
+                "restore",
+                "--session",
+                A1,
+                "--as-of",
+                "2024-01-01",
+                "--scope",
+                SCOPE_A,
+                "--into",
+                "x",
+            ],
+            "only one of",
+        ),
         (["restore", "--into", "x"], "Name the sessions"),
         (["restore", "--scope", SCOPE_A, "--as-of", "yesterday", "--into", "x"], "not an ISO date"),
-        (["restore", "--scope", SCOPE_A, "--since", "2030-01-01", "--into", "x"], "no session backed up"),
-        (["export", "--session", "nope", "--out", str(tmp_path / "e")], "'nope' is not in the backup"),
-        (["restore", "--scope", SCOPE_A, "--since", "2024-01-01", "--into", 'x"; drop'], "not a valid name"),
+        (
+            ["restore", "--scope", SCOPE_A, "--since", "2030-01-01", "--into", "x"],
+            "no session backed up",
+        ),
+        (
+            ["export", "--session", "nope", "--out", str(tmp_path / "e")],
+            "'nope' is not in the backup",
+        ),
+        (
+            ["restore", "--scope", SCOPE_A, "--since", "2024-01-01", "--into", 'x"; drop'],
+            "not a valid name",
+        ),
     ]
     missing = tmp_path / "ids.txt"
     missing.write_text(f"{A1}\n{A_FAILED}\n", encoding="utf-8")
-    cases.append((["restore", "--sessions-file", str(missing), "--into", "x"], f"{A_FAILED!r} is not in the backup"))
+    cases.append(
+        (
+            ["restore", "--sessions-file", str(missing), "--into", "x"],
+            f"{A_FAILED!r} is not in the backup",
+        )
+    )
     for args, message in cases:
         result = deployment.cli(args)
         assert result.exit_code == 2, (args, result.output)
@@ -371,9 +578,13 @@ def bigquery_backup(deployment, tmp_path_factory):
 
     state = tmp_path_factory.mktemp("bt-emulators")
     with emulators.running_emulators(state) as env:
-        target = BigQueryDeployment(tmp_path_factory.mktemp("bt-bigquery"), DECLARATIONS,
-                                    {**env, "grpc": emulator_grpc_endpoint(state)}, name="bt",
-                                    grpc_endpoint=emulator_grpc_endpoint(state))
+        target = BigQueryDeployment(
+            tmp_path_factory.mktemp("bt-bigquery"),
+            DECLARATIONS,
+            {**env, "grpc": emulator_grpc_endpoint(state)},
+            name="bt",
+            grpc_endpoint=emulator_grpc_endpoint(state),
+        )
         target.env["STORAGE_EMULATOR_HOST"] = env["STORAGE_EMULATOR_HOST"]  # export to gs://
         target.load_landing(deployment.landing_db)
         result = target.backup()
@@ -383,8 +594,19 @@ def bigquery_backup(deployment, tmp_path_factory):
 
 def diff_shape(result: dict, table: str) -> list[str]:
     """A diff's changes without their values (engines print decimals and times differently)."""
-    return sorted(json.dumps([row["change"], row.get("key"), row.get("changed_columns"), row.get("old_count"),
-                              row.get("new_count")], default=str) for row in result["tables"][table]["rows"])
+    return sorted(
+        json.dumps(
+            [
+                row["change"],
+                row.get("key"),
+                row.get("changed_columns"),
+                row.get("old_count"),
+                row.get("new_count"),
+            ],
+            default=str,
+        )
+        for row in result["tables"][table]["rows"]
+    )
 
 
 def test_bigquery_many_sessions_as_of_diff_and_log(bigquery_backup, deployment):
@@ -395,50 +617,111 @@ def test_bigquery_many_sessions_as_of_diff_and_log(bigquery_backup, deployment):
     for table in TABLES:
         job = target.client.query(
             f"select * from {target.relation(f'restore_{table}_sessions')}(@ids)",
-            job_config=bigquery.QueryJobConfig(query_parameters=[bigquery.ArrayQueryParameter("ids", "STRING", every)]))
+            job_config=bigquery.QueryJobConfig(
+                query_parameters=[bigquery.ArrayQueryParameter("ids", "STRING", every)]
+            ),
+        )
         restored: dict[str, list[tuple]] = {}
         for row in job.result():
             restored.setdefault(row["session_id"], []).append(tuple(row.values()))
         for session_id in every:
             landed_rows = target.query(
-                f"select * from {target.relation(table, target.landing_dataset)} where session_id = @s", s=session_id)
-            assert multiset(restored.get(session_id, [])) == multiset(landed_rows), (table, session_id)
+                f"select * from {target.relation(table, target.landing_dataset)} where session_id = @s",
+                s=session_id,
+            )
+            assert multiset(restored.get(session_id, [])) == multiset(landed_rows), (
+                table,
+                session_id,
+            )
     # The CLI forms pick and report the same sessions as on DuckDB.
-    as_of = target.cli(["--json", "restore", "--scope", SCOPE_A, "--as-of", "2024-01-05T12:00:00", "--into", "bt_as_of"])
+    as_of = target.cli(
+        [
+            "--json",
+            "restore",
+            "--scope",
+            SCOPE_A,
+            "--as-of",
+            "2024-01-05T12:00:00",
+            "--into",
+            "bt_as_of",
+        ]
+    )
     assert as_of.exit_code == 0, as_of.output
     assert json.loads(as_of.stdout)["picked"]["session_id"] == A3
-    ranged = target.cli(["--json", "restore", "--scope", SCOPE_A, "--since", "2024-01-02", "--until", "2024-01-07",
-                         "--into", "bt_range", "--as-views"])
+    ranged = target.cli(
+        [
+            "--json",
+            "restore",
+            "--scope",
+            SCOPE_A,
+            "--since",
+            "2024-01-02",
+            "--until",
+            "2024-01-07",
+            "--into",
+            "bt_range",
+            "--as-views",
+        ]
+    )
     assert ranged.exit_code == 0, ranged.output
     for table in TABLES:
         rows = target.query(f"select * from {target.relation(table, 'bt_range')}")
-        expected = target.query(f"select * from {target.relation(table, target.landing_dataset)} "
-                                "where session_id in (@a, @b, @c)", a=A2, b=A3, c=A4)
+        expected = target.query(
+            f"select * from {target.relation(table, target.landing_dataset)} "
+            "where session_id in (@a, @b, @c)",
+            a=A2,
+            b=A3,
+            c=A4,
+        )
         assert multiset(rows) == multiset(expected), table
     for from_id, to_id in ((A1, A2), (A5, A1), (A2, A3)):
-        on_bigquery = json.loads(target.cli(["--json", "diff", "--from", from_id, "--to", to_id]).stdout)
-        on_duckdb = json.loads(deployment.cli(["--json", "diff", "--from", from_id, "--to", to_id]).stdout)
+        on_bigquery = json.loads(
+            target.cli(["--json", "diff", "--from", from_id, "--to", to_id]).stdout
+        )
+        on_duckdb = json.loads(
+            deployment.cli(["--json", "diff", "--from", from_id, "--to", to_id]).stdout
+        )
         for table in TABLES:
-            assert diff_shape(on_bigquery, table) == diff_shape(on_duckdb, table), (table, from_id, to_id)
+            assert diff_shape(on_bigquery, table) == diff_shape(on_duckdb, table), (
+                table,
+                from_id,
+                to_id,
+            )
     # The CLI reads through the constant-filter variants (partition and cluster pruning).
     queries = [job.query for job in target.jobs()]
     for function in ("diff_items_pruned", "restore_items_sessions_pruned"):
         assert any(f"`{function}`" in query for query in queries), function
     # Values that do not cover the sessions raise instead of answering with too little.
     with pytest.raises(Exception, match="or the scope / date given do not match"):
-        target.query(f"select * from {target.relation('diff_items_pruned')}(@a, @b, @scope, date '2024-01-01')",
-                     a=A1, b=A2, scope=SCOPE_B)
+        target.query(
+            f"select * from {target.relation('diff_items_pruned')}(@a, @b, @scope, date '2024-01-01')",
+            a=A1,
+            b=A2,
+            scope=SCOPE_B,
+        )
     with pytest.raises(Exception, match="no backup of table items for session"):
         target.client.query(
             f"select * from {target.relation('restore_items_sessions_pruned')}(@ids, @scopes, date '2024-01-03')",
-            job_config=bigquery.QueryJobConfig(query_parameters=[
-                bigquery.ArrayQueryParameter("ids", "STRING", [A1, A3]),
-                bigquery.ArrayQueryParameter("scopes", "STRING", [SCOPE_A])])).result()
-    log = json.loads(target.cli(["--json", "log", "--table", "items", "--key", "item_id=1", "--scope", SCOPE_A]).stdout)
-    expected_log = json.loads(deployment.cli(["--json", "log", "--table", "items", "--key", "item_id=1",
-                                              "--scope", SCOPE_A]).stdout)
-    assert [(v["backup_valid_from_session_id"], v["backup_last_session_id"]) for v in log] == \
-        [(v["backup_valid_from_session_id"], v["backup_last_session_id"]) for v in expected_log]
+            job_config=bigquery.QueryJobConfig(
+                query_parameters=[
+                    bigquery.ArrayQueryParameter("ids", "STRING", [A1, A3]),
+                    bigquery.ArrayQueryParameter("scopes", "STRING", [SCOPE_A]),
+                ]
+            ),
+        ).result()
+    log = json.loads(
+        target.cli(
+            ["--json", "log", "--table", "items", "--key", "item_id=1", "--scope", SCOPE_A]
+        ).stdout
+    )
+    expected_log = json.loads(
+        deployment.cli(
+            ["--json", "log", "--table", "items", "--key", "item_id=1", "--scope", SCOPE_A]
+        ).stdout
+    )
+    assert [(v["backup_valid_from_session_id"], v["backup_last_session_id"]) for v in log] == [
+        (v["backup_valid_from_session_id"], v["backup_last_session_id"]) for v in expected_log
+    ]
 
 
 def test_bigquery_export_to_gcs(bigquery_backup, deployment):
@@ -446,8 +729,11 @@ def test_bigquery_export_to_gcs(bigquery_backup, deployment):
     from google.cloud import storage
 
     target = bigquery_backup
-    client = storage.Client(project="local", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": target.env["STORAGE_EMULATOR_HOST"]})
+    client = storage.Client(
+        project="local",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": target.env["STORAGE_EMULATOR_HOST"]},
+    )
     client.create_bucket("bt-export")
     result = target.cli(["--json", "export", "--scope", SCOPE_A, "--out", "gs://bt-export/run 1"])
     assert result.exit_code == 0, result.output

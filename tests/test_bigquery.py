@@ -45,7 +45,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 import emulators
 from generate_landing import generate
 
-pytestmark = pytest.mark.filterwarnings("ignore:Retrieving Arrow record batches:PendingDeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Retrieving Arrow record batches:PendingDeprecationWarning"
+)
 
 DECLARATIONS = {
     "customer": {"key": ["c_custkey"]},
@@ -80,17 +82,33 @@ def emulator(tmp_path_factory):
 def landing_stream(tmp_path_factory) -> tuple[Path, list[str]]:
     """The demo's TPC-H stream at SF 0.002 in a DuckDB file, and its sessions in start order."""
     path = tmp_path_factory.mktemp("landing") / "landing.duckdb"
-    generate(landing_db=path, scale_factor=0.002, scopes=SCOPES, sessions=SESSIONS_PER_SCOPE, seed=7,
-             start="2024-01-01T00:00:00", failed_every=5)
+    generate(
+        landing_db=path,
+        scale_factor=0.002,
+        scopes=SCOPES,
+        sessions=SESSIONS_PER_SCOPE,
+        seed=7,
+        start="2024-01-01T00:00:00",
+        failed_every=5,
+    )
     with duckdb.connect(str(path), read_only=True) as connection:
-        sessions = [row[0] for row in connection.execute(
-            "select session_id from sessions order by started_at, session_id").fetchall()]
+        sessions = [
+            row[0]
+            for row in connection.execute(
+                "select session_id from sessions order by started_at, session_id"
+            ).fetchall()
+        ]
     return path, sessions
 
 
 def deploy(emulator, tmp_path_factory, name: str, declarations=DECLARATIONS) -> BigQueryDeployment:
-    return BigQueryDeployment(tmp_path_factory.mktemp(name), declarations, emulator, name=name,
-                              grpc_endpoint=emulator["grpc"])
+    return BigQueryDeployment(
+        tmp_path_factory.mktemp(name),
+        declarations,
+        emulator,
+        name=name,
+        grpc_endpoint=emulator["grpc"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +126,13 @@ def backed_up(emulator, landing_stream, tmp_path_factory):
     # Priced now, while the staging tables still hold this run's batch.
     model = CostModel(deployment)
     started, finished, wave_sessions = deployment.runs["wave2"]
-    deployment.wave2_cost = model.price([job for job in deployment.jobs(since=started) if job.created <= finished])
-    deployment.wave2_sizes = {**model.table_bytes(), "landing batch": model.landing_bytes(wave_sessions)}
+    deployment.wave2_cost = model.price(
+        [job for job in deployment.jobs(since=started) if job.created <= finished]
+    )
+    deployment.wave2_sizes = {
+        **model.table_bytes(),
+        "landing batch": model.landing_bytes(wave_sessions),
+    }
     return deployment
 
 
@@ -120,7 +143,10 @@ def test_two_waves_restore_exactly_through_dbt_bigquery(backed_up):
 
     verify = backed_up.cli(["verify", "--all"])
     assert verify.exit_code == 0, verify.output
-    assert f"verified {len(sessions) * len(TABLES)} table backups of {len(sessions)} session(s): 0 mismatch" in verify.output
+    assert (
+        f"verified {len(sessions) * len(TABLES)} table backups of {len(sessions)} session(s): 0 mismatch"
+        in verify.output
+    )
 
     status = backed_up.cli(["--json", "status"])
     assert status.exit_code == 0, status.output
@@ -136,17 +162,24 @@ def test_history_is_deduplicated_and_partitioned(backed_up):
     """History holds only closed versions, in daily partitions of the close date; Head one
     current version per key."""
     head = backed_up.query(f"select count(*) from {backed_up.relation('head_lineitem')}")[0][0]
-    history = backed_up.query(f"select count(*) from {backed_up.relation('history_lineitem')}")[0][0]
+    history = backed_up.query(f"select count(*) from {backed_up.relation('history_lineitem')}")[0][
+        0
+    ]
     landed = backed_up.query(
         f"select count(*) from {backed_up.relation('lineitem', backed_up.landing_dataset)} as landing "
-        f"where session_id in (select session_id from {backed_up.relation('backup_sessions')})")[0][0]
+        f"where session_id in (select session_id from {backed_up.relation('backup_sessions')})"
+    )[0][0]
     assert head + history < landed / 4  # 5 sessions per scope, ~0.3 % churn per session
     days = backed_up.query(
-        f"select backup_closed_date, count(*) from {backed_up.relation('history_lineitem')} group by 1 order by 1")
+        f"select backup_closed_date, count(*) from {backed_up.relation('history_lineitem')} group by 1 order by 1"
+    )
     assert [str(day) for day, _ in days] == ["2024-01-01", "2024-01-02"]
     for name in (f"history_{table}" for table in TABLES):
         table = backed_up.client.get_table(f"{EMULATOR_PROJECT}.{backed_up.dataset}.{name}")
-        assert table.time_partitioning is not None and table.time_partitioning.field == "backup_closed_date"
+        assert (
+            table.time_partitioning is not None
+            and table.time_partitioning.field == "backup_closed_date"
+        )
         assert table.time_partitioning.type_ == "DAY"
 
 
@@ -171,18 +204,29 @@ def test_emitted_ddl_partitions_and_clusters_on_real_columns(backed_up):
             properties = statement.args.get("properties")
             cluster = properties.find(exp.ClusterProperty) if properties else None
             partition = properties.find(exp.PartitionedByProperty) if properties else None
-            columns = {field.name for field in backed_up.client.get_table(
-                f"{EMULATOR_PROJECT}.{backed_up.dataset}.{kind}_{table}").schema}
+            columns = {
+                field.name
+                for field in backed_up.client.get_table(
+                    f"{EMULATOR_PROJECT}.{backed_up.dataset}.{kind}_{table}"
+                ).schema
+            }
             cluster_columns = [column.name for column in cluster.expressions] if cluster else []
             assert cluster_columns == (["backup_scope"] + key)[:4], (kind, table, cluster_columns)
             assert set(cluster_columns) <= columns
             if kind == "history":
-                assert partition is not None and partition.this.name == "backup_closed_date", statement.sql("bigquery")
-                assert isinstance(partition.this, (exp.Identifier, exp.Column))  # the column itself, not DATE(ts)
+                assert partition is not None and partition.this.name == "backup_closed_date", (
+                    statement.sql("bigquery")
+                )
+                assert isinstance(
+                    partition.this, (exp.Identifier, exp.Column)
+                )  # the column itself, not DATE(ts)
                 assert "backup_closed_date" in columns
             else:
                 assert partition is None
-    for name, cluster_columns in (("backup_manifest", ["session_id", "table_name"]), ("backup_sessions", ["session_id"])):
+    for name, cluster_columns in (
+        ("backup_manifest", ["session_id", "table_name"]),
+        ("backup_sessions", ["session_id"]),
+    ):
         cluster = created[name].args["properties"].find(exp.ClusterProperty)
         assert [column.name for column in cluster.expressions] == cluster_columns
 
@@ -200,19 +244,36 @@ def test_statements_that_scan_big_tables_carry_constant_filters(backed_up):
         assert f"insert into `local-proj`.`bk`.`history_{table}`" in commits[0]
         assert f"merge into `local-proj`.`bk`.`head_{table}`" in commits[0]
     assert commits[0].count("insert into `local-proj`.`bk`.`backup_manifest`") == len(TABLES)
-    landing_reads = [query for query in wave2 if "from `local-proj`.`bk_landing`.`lineitem` as landing" in query]
-    assert landing_reads and all("where landing.session_id in ('" in query for query in landing_reads)
+    landing_reads = [
+        query for query in wave2 if "from `local-proj`.`bk_landing`.`lineitem` as landing" in query
+    ]
+    assert landing_reads and all(
+        "where landing.session_id in ('" in query for query in landing_reads
+    )
     since = datetime.now(timezone.utc)
     session_id = backed_up.sessions()[-1]
-    assert backed_up.cli(["restore", "--session", session_id, "--table", "orders", "--into", "bk_one"]).exit_code == 0
+    assert (
+        backed_up.cli(
+            ["restore", "--session", session_id, "--table", "orders", "--into", "bk_one"]
+        ).exit_code
+        == 0
+    )
     restore_jobs = [job.query for job in backed_up.jobs(since=since)]
-    assert any("`restore_orders_pruned`(@session_id, @scope, @closed_since)" in query for query in restore_jobs)
+    assert any(
+        "`restore_orders_pruned`(@session_id, @scope, @closed_since)" in query
+        for query in restore_jobs
+    )
 
 
 def test_a_second_run_stores_nothing_twice_and_invariants_hold(backed_up):
     def counts() -> dict[str, int]:
-        names = ["backup_sessions", "backup_manifest"] + [f"{kind}_{t}" for kind in ("head", "history") for t in TABLES]
-        return {name: backed_up.query(f"select count(*) from {backed_up.relation(name)}")[0][0] for name in names}
+        names = ["backup_sessions", "backup_manifest"] + [
+            f"{kind}_{t}" for kind in ("head", "history") for t in TABLES
+        ]
+        return {
+            name: backed_up.query(f"select count(*) from {backed_up.relation(name)}")[0][0]
+            for name in names
+        }
 
     before = counts()
     # With dbt's invariant tests (Head keys unique, validity intervals disjoint, History
@@ -237,7 +298,8 @@ def test_head_and_manifest_writes_commit_together_or_not_at_all(backed_up):
 
     def script(statements: list[str]) -> str:
         return backed_up.compile_inline(
-            "{{ session_backup.bigquery_transaction_script(" + json.dumps(statements) + ") }}")
+            "{{ session_backup.bigquery_transaction_script(" + json.dumps(statements) + ") }}"
+        )
 
     inserts = [f"insert into {table} (x) values (1)" for table in tables]
     with pytest.raises(Exception, match="injected failure"):
@@ -269,9 +331,14 @@ def test_every_statement_parses_as_bigquery_sql(backed_up):
         "export": f"session_backup.cold_export_sql('orders', \"hot.backup_closed_date = date '2024-01-01'\", '{uris[0]}')",
         "checksum": "session_backup.bigquery_cold_checksum_sql('`local-proj`.`bk`.`history_orders`', 'orders')",
     }
-    parsed = {name: parse_bigquery(backed_up.compile_inline("{{ " + call + " }}")) for name, call in compiled.items()}
+    parsed = {
+        name: parse_bigquery(backed_up.compile_inline("{{ " + call + " }}"))
+        for name, call in compiled.items()
+    }
     for name, statements in parsed.items():
-        assert statements and not any(isinstance(statement, exp.Command) for statement in statements), name
+        assert statements and not any(
+            isinstance(statement, exp.Command) for statement in statements
+        ), name
     external, view = parsed["external table + cold view"]
     assert external.args.get("kind") == "TABLE" and "EXTERNAL" in external.sql("bigquery").upper()
     assert view.args.get("kind") == "VIEW"
@@ -292,7 +359,8 @@ def test_cold_export_to_gcs_parquet_and_load_back(backed_up, emulator):
     uri = f"gs://{prefix}/part-00001-*.parquet"
     predicate = f"hot.backup_scope = 'VN' and hot.backup_closed_date = date '{day}'"
     export_sql = backed_up.compile_inline(
-        f"{{{{ session_backup.cold_export_sql('orders', \"{predicate}\", '{uri}') }}}}").strip()
+        f"{{{{ session_backup.cold_export_sql('orders', \"{predicate}\", '{uri}') }}}}"
+    ).strip()
     backed_up.query(export_sql)
     files = sorted((Path(emulator["BQEMU_GCS_LOCAL_ROOT"]) / prefix).glob("part-00001-*.parquet"))
     assert files
@@ -313,21 +381,33 @@ def test_cold_export_to_gcs_parquet_and_load_back(backed_up, emulator):
     flat.mkdir(parents=True, exist_ok=True)
     for file in files:
         shutil.copyfile(file, flat / file.name)
-    backed_up.client.load_table_from_uri("gs://session-backup-cold/load-check/*.parquet", scratch,
-                                         job_config=bigquery.LoadJobConfig(
-                                             source_format="PARQUET", write_disposition="WRITE_APPEND")).result()
+    backed_up.client.load_table_from_uri(
+        "gs://session-backup-cold/load-check/*.parquet",
+        scratch,
+        job_config=bigquery.LoadJobConfig(
+            source_format="PARQUET", write_disposition="WRITE_APPEND"
+        ),
+    ).result()
 
     _, loaded = backed_up.read_table("cold_orders", scratch_dataset)
-    backed_up.query(f"create or replace table {backed_up.relation('cold_orders_hot', scratch_dataset)} as "
-                    f"select * from {backed_up.relation('history_orders')} as hot where {predicate}")
+    backed_up.query(
+        f"create or replace table {backed_up.relation('cold_orders_hot', scratch_dataset)} as "
+        f"select * from {backed_up.relation('history_orders')} as hot where {predicate}"
+    )
     _, hot = backed_up.read_table("cold_orders_hot", scratch_dataset)
     assert hot.num_rows > 0
     with duckdb.connect() as connection:
         assert multiset_difference(connection, loaded, hot, set())[:2] == (0, 0)
     checksums = [
-        backed_up.query(backed_up.compile_inline(
-            f"{{{{ session_backup.bigquery_cold_checksum_sql('{relation}', 'orders', \"{predicate}\") }}}}"))[0]
-        for relation in (backed_up.relation("history_orders"), backed_up.relation("cold_orders", scratch_dataset))
+        backed_up.query(
+            backed_up.compile_inline(
+                f"{{{{ session_backup.bigquery_cold_checksum_sql('{relation}', 'orders', \"{predicate}\") }}}}"
+            )
+        )[0]
+        for relation in (
+            backed_up.relation("history_orders"),
+            backed_up.relation("cold_orders", scratch_dataset),
+        )
     ]
     assert checksums[0] == checksums[1] and checksums[0][0] == hot.num_rows
 
@@ -342,14 +422,22 @@ def test_bytes_scanned_by_one_backup_run_and_one_restore(backed_up, capsys):
     session_id = backed_up.sessions()[0]
     scope, started_on = backed_up.query(
         f"select scope, cast(started_at as date) from {backed_up.relation('backup_sessions')} "
-        "where session_id = @session_id", session_id=session_id)[0]
+        "where session_id = @session_id",
+        session_id=session_id,
+    )[0]
     since = datetime.now(timezone.utc)
     assert backed_up.cli(["restore", "--session", session_id, "--into", "bk_costed"]).exit_code == 0
-    restore = model.price(backed_up.jobs(since=since),
-                          params={"session_id": session_id, "scope": scope, "closed_since": started_on})
+    restore = model.price(
+        backed_up.jobs(since=since),
+        params={"session_id": session_id, "scope": scope, "closed_since": started_on},
+    )
     with capsys.disabled():
-        print("\n" + model.report("backup run (wave 2: 4 sessions landed, 2 of them failed)", run, sizes)
-              + "\n" + model.report(f"restore of {session_id} (5 tables, CLI)", restore, model.table_bytes()))
+        print(
+            "\n"
+            + model.report("backup run (wave 2: 4 sessions landed, 2 of them failed)", run, sizes)
+            + "\n"
+            + model.report(f"restore of {session_id} (5 tables, CLI)", restore, model.table_bytes())
+        )
     assert run.unpriced == [] and restore.unpriced == []
     # A run reads the batch's landing rows a few times (claims, checksums + recheck, change
     # detection) and Head, and History only in the batch's closing days; never all History.
@@ -383,34 +471,50 @@ def test_column_added_to_landing_mid_stream(emulator, landing_stream, tmp_path_f
     first_vn = sessions[0]
     new_session = "VN-evolved-1"
     sessions_table = deployment.relation("sessions", deployment.landing_dataset)
-    deployment.query(f"insert into {sessions_table} (session_id, scope, started_at, status) "
-                     f"values ('{new_session}', 'VN', timestamp '2024-01-01 06:00:00', 'succeeded')")
+    deployment.query(
+        f"insert into {sessions_table} (session_id, scope, started_at, status) "
+        f"values ('{new_session}', 'VN', timestamp '2024-01-01 06:00:00', 'succeeded')"
+    )
     columns = [field.name for field in table.schema if field.name not in ("session_id", "o_note")]
     deployment.query(
         f"insert into {orders} (session_id, {', '.join(columns)}, o_note) "
         f"select '{new_session}', {', '.join(columns)}, if(mod(o_orderkey, 7) = 0, 'rush', null) "
-        f"from {orders} where session_id = '{first_vn}'")
+        f"from {orders} where session_id = '{first_vn}'"
+    )
     result_table = deployment.relation("result_revenue_by_priority", deployment.landing_dataset)
-    deployment.query(f"insert into {result_table} select '{new_session}', o_orderpriority, l_shipmode, line_count, revenue "
-                     f"from {result_table} where session_id = '{first_vn}'")
+    deployment.query(
+        f"insert into {result_table} select '{new_session}', o_orderpriority, l_shipmode, line_count, revenue "
+        f"from {result_table} where session_id = '{first_vn}'"
+    )
     result = deployment.backup()
     assert result.exit_code == 0, result.output
 
     for name in ("head_orders", "history_orders"):
-        assert "o_note" in [field.name for field in deployment.client.get_table(
-            f"{EMULATOR_PROJECT}.{deployment.dataset}.{name}").schema]
+        assert "o_note" in [
+            field.name
+            for field in deployment.client.get_table(
+                f"{EMULATOR_PROJECT}.{deployment.dataset}.{name}"
+            ).schema
+        ]
     head = deployment.relation("head_orders")
     # A NULL column hashes to nothing: orders without a note are not new versions; those with
     # one are, and their previous versions closed into History (with o_note NULL).
-    noted = deployment.query(f"select count(*) from {orders} where session_id = '{new_session}' and o_note is not null")[0][0]
+    noted = deployment.query(
+        f"select count(*) from {orders} where session_id = '{new_session}' and o_note is not null"
+    )[0][0]
     assert noted > 0
     assert deployment.query(
         f"select countif(o_note is null and backup_valid_from_seq = 1), countif(o_note is not null and backup_valid_from_seq = 2), "
-        f"count(*) from {head} where backup_scope = 'VN'")[0] == (
-        deployment.query(f"select count(*) from {orders} where session_id = '{first_vn}'")[0][0] - noted, noted,
-        deployment.query(f"select count(*) from {orders} where session_id = '{first_vn}'")[0][0])
+        f"count(*) from {head} where backup_scope = 'VN'"
+    )[0] == (
+        deployment.query(f"select count(*) from {orders} where session_id = '{first_vn}'")[0][0]
+        - noted,
+        noted,
+        deployment.query(f"select count(*) from {orders} where session_id = '{first_vn}'")[0][0],
+    )
     assert deployment.query(
-        f"select count(*), countif(o_note is not null) from {deployment.relation('history_orders')}") == [(noted, 0)]
+        f"select count(*), countif(o_note is not null) from {deployment.relation('history_orders')}"
+    ) == [(noted, 0)]
     assert assert_restores_exactly(deployment, tables) == 3 * len(tables)
 
 
@@ -421,7 +525,9 @@ def test_column_added_to_landing_mid_stream(emulator, landing_stream, tmp_path_f
 LOCK_DECLARATIONS = {"orders": {"key": ["o_orderkey"]}, "result_revenue_by_priority": {}}
 
 
-def test_concurrent_backups_take_turns_through_the_bigquery_lock(emulator, landing_stream, tmp_path_factory):
+def test_concurrent_backups_take_turns_through_the_bigquery_lock(
+    emulator, landing_stream, tmp_path_factory
+):
     """A run while another holds the lock stops with a clear message and writes nothing; with
     --wait it queues; two runs started together both finish, one after the other; a crashed
     holder's expired lock is taken over. Nothing is stored twice; every session restores."""
@@ -432,27 +538,43 @@ def test_concurrent_backups_take_turns_through_the_bigquery_lock(emulator, landi
     deployment.env["SESSION_BACKUP_BQ_LOCK_POLL_SECONDS"] = "0.5"
     tables = list(LOCK_DECLARATIONS)
     deployment.load_landing(landing_db, sessions[:4], tables=["sessions", *tables])
-    holder = BigQueryLock(deployment.client, EMULATOR_PROJECT, deployment.dataset, owner="scheduler-retry:42",
-                          ttl_seconds=600)
+    holder = BigQueryLock(
+        deployment.client,
+        EMULATOR_PROJECT,
+        deployment.dataset,
+        owner="scheduler-retry:42",
+        ttl_seconds=600,
+    )
     holder.acquire(wait=False)
 
     # 1. Without --wait: a clear stop, nothing claimed.
     refused = deployment.backup()
     assert refused.exit_code == 2
-    assert "Another backup is running (scheduler-retry:42" in refused.output and "--wait" in refused.output
-    assert "backup_sessions" not in {table.table_id for table in deployment.client.list_tables(
-        f"{EMULATOR_PROJECT}.{deployment.dataset}")}
+    assert (
+        "Another backup is running (scheduler-retry:42" in refused.output
+        and "--wait" in refused.output
+    )
+    assert "backup_sessions" not in {
+        table.table_id
+        for table in deployment.client.list_tables(f"{EMULATOR_PROJECT}.{deployment.dataset}")
+    }
 
     # 2. With --wait: it queues until the holder releases.
     waiting = deployment.cli_process(["backup", "--wait"])
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and waiting.running() and "waiting for the backup lock" not in waiting.stderr():
+    while (
+        time.monotonic() < deadline
+        and waiting.running()
+        and "waiting for the backup lock" not in waiting.stderr()
+    ):
         time.sleep(0.2)
     assert waiting.running(), waiting.wait()
     time.sleep(2)
     assert waiting.running()  # still queued
-    assert "backup_sessions" not in {table.table_id for table in deployment.client.list_tables(
-        f"{EMULATOR_PROJECT}.{deployment.dataset}")}
+    assert "backup_sessions" not in {
+        table.table_id
+        for table in deployment.client.list_tables(f"{EMULATOR_PROJECT}.{deployment.dataset}")
+    }
     holder.release()
     code, out, err = waiting.wait()
     assert code == 0, (out, err)
@@ -470,7 +592,8 @@ def test_concurrent_backups_take_turns_through_the_bigquery_lock(emulator, landi
     deployment.query(
         f"update {deployment.relation('backup_lock')} set owner = 'crashed-worker:7', "
         "acquired_at = timestamp_sub(current_timestamp(), interval 2 hour), "
-        "expires_at = timestamp_sub(current_timestamp(), interval 1 minute) where lock_name = 'backup'")
+        "expires_at = timestamp_sub(current_timestamp(), interval 1 minute) where lock_name = 'backup'"
+    )
     taken_over = deployment.backup()
     assert taken_over.exit_code == 0, taken_over.output
     assert deployment.query(f"select owner from {deployment.relation('backup_lock')}") == [(None,)]
@@ -483,7 +606,8 @@ def test_concurrent_backups_take_turns_through_the_bigquery_lock(emulator, landi
     ) == [(len(backed) * len(tables), len(backed) * len(tables))]
     assert deployment.query(
         f"select count(*) - count(distinct concat(backup_scope, '/', cast(o_orderkey as string), '/', "
-        f"cast(backup_valid_from_seq as string))) from {deployment.relation('history_orders')}") == [(0,)]
+        f"cast(backup_valid_from_seq as string))) from {deployment.relation('history_orders')}"
+    ) == [(0,)]
     assert assert_restores_exactly(deployment, tables) == len(backed) * len(tables)
     verify = deployment.cli(["verify", "--all"])
     assert verify.exit_code == 0, verify.output

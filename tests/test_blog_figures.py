@@ -33,8 +33,11 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 BLOG = REPOSITORY / "docs" / "blog"
-SOURCES = (REPOSITORY / "docs/bench/results.json", REPOSITORY / "docs/bench/results.md",
-           REPOSITORY / "docs/estimate/estimate.json")
+SOURCES = (
+    REPOSITORY / "docs/bench/results.json",
+    REPOSITORY / "docs/bench/results.md",
+    REPOSITORY / "docs/estimate/estimate.json",
+)
 
 FENCED = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -103,17 +106,33 @@ def source_values(sources=SOURCES) -> set[Decimal]:
     for source in sources:
         text = source.read_text()
         if source.suffix == ".md":
-            values.update(Decimal(number.replace(",", "")) for number in SOURCE_NUMBER.findall(text))
+            values.update(
+                Decimal(number.replace(",", "")) for number in SOURCE_NUMBER.findall(text)
+            )
             continue
         data = json.loads(text)
         if source.name == "results.json":
             # the headline parts: no per-session timings, no per-node timings
-            skip = (r"plain\.sessions", r"strategies\.[^.]+\.[^.]+\.runs", r".*\.nodes", r".*\.idle_run",
-                    r"strategies\.[^.]+\.catchup\.run")
+            skip = (
+                r"plain\.sessions",
+                r"strategies\.[^.]+\.[^.]+\.runs",
+                r".*\.nodes",
+                r".*\.idle_run",
+                r"strategies\.[^.]+\.catchup\.run",
+            )
         else:
-            data = {**data, "strategies": {
-                name: {**result, "months": [month for month in result["months"] if month["month"] in (12, 24)]}
-                for name, result in data["strategies"].items()}}
+            data = {
+                **data,
+                "strategies": {
+                    name: {
+                        **result,
+                        "months": [
+                            month for month in result["months"] if month["month"] in (12, 24)
+                        ],
+                    }
+                    for name, result in data["strategies"].items()
+                },
+            }
             skip = ()
         values.update(_walk(data, skip))
     return {abs(value) for value in values}
@@ -147,31 +166,50 @@ def test_both_posts_exist():
 def test_every_figure_comes_from_the_output_files(post, values):
     text = post.read_text()
     checked = figures(text, language_of(post))
-    assert len(checked) >= 20, f"{post.name}: only {len(checked)} figures found; is the extraction broken?"
+    assert len(checked) >= 20, (
+        f"{post.name}: only {len(checked)} figures found; is the extraction broken?"
+    )
     missing = unsupported(text, language_of(post), values)
-    assert not missing, (f"{post.name} quotes figures that docs/bench/results.* and docs/estimate/estimate.json "
-                         f"do not hold: {missing}. Re-run `make estimate`, or fix the post.")
+    assert not missing, (
+        f"{post.name} quotes figures that docs/bench/results.* and docs/estimate/estimate.json "
+        f"do not hold: {missing}. Re-run `make estimate`, or fix the post."
+    )
 
 
 def test_an_invented_figure_fails(values):
-    post = ("Head/History stores **1.4 %** of full and costs $2,845 over 24 months.\n"
-            "It restores 3.17x faster and costs $1,234 a month.\n")
+    post = (
+        "Head/History stores **1.4 %** of full and costs $2,845 over 24 months.\n"
+        "It restores 3.17x faster and costs $1,234 a month.\n"
+    )
     assert unsupported(post, "en", values) == ["3.17", "1,234"]
-    assert unsupported("Head/History lưu 1,4 % và tốn 2.845 USD, nhưng 73,3 lần.", "vi", values) == ["73,3"]
+    assert unsupported(
+        "Head/History lưu 1,4 % và tốn 2.845 USD, nhưng 73,3 lần.", "vi", values
+    ) == ["73,3"]
 
 
 def test_rounding_is_explicit():
     pool = {Decimal("2.31"), Decimal("2844.86")}
     assert unsupported("2.31x, 2.3x, 2.310x, $2,845, $2,844.9", "en", pool) == []
-    assert unsupported("2.4x, 2.32x, $2,840, $2,844.8", "en", pool) == ["2.4", "2.32", "2,840", "2,844.8"]
+    assert unsupported("2.4x, 2.32x, $2,840, $2,844.8", "en", pool) == [
+        "2.4",
+        "2.32",
+        "2,840",
+        "2,844.8",
+    ]
     assert unsupported("2,3 lần, 2.845 USD, 2,4 lần", "vi", pool) == ["2,4"]
 
 
 def test_what_is_not_read_or_not_checked():
-    text = ("## 3. Results in 2026\n\n1. On 2024-01-31 we had 7 days, 2 years and `90d`, `0.4321`.\n"
-            "```sql\nselect 12345.678\n```\n![plot](docs/estimate/cumulative_cost_77.png) <!-- 999.5 -->\n"
-            "TPC-H SF0 v2 is fine.\n")
+    text = (
+        "## 3. Results in 2026\n\n1. On 2024-01-31 we had 7 days, 2 years and `90d`, `0.4321`.\n"
+        "```sql\nselect 12345.678\n```\n![plot](docs/estimate/cumulative_cost_77.png) <!-- 999.5 -->\n"
+        "TPC-H SF0 v2 is fine.\n"
+    )
     assert figures(text, "en") == []
-    assert [written for written, _, _ in figures("costs $12,345.6 for 3 rows, 2.31x", "en")] == ["12,345.6", "2.31"]
-    assert [(written, str(value)) for written, value, _ in figures("1.021.803 dòng, 1,4 %", "vi")] == [
-        ("1.021.803", "1021803"), ("1,4", "1.4")]
+    assert [written for written, _, _ in figures("costs $12,345.6 for 3 rows, 2.31x", "en")] == [
+        "12,345.6",
+        "2.31",
+    ]
+    assert [
+        (written, str(value)) for written, value, _ in figures("1.021.803 dòng, 1,4 %", "vi")
+    ] == [("1.021.803", "1021803"), ("1,4", "1.4")]

@@ -26,34 +26,59 @@ def quoted(name: str) -> str:
 def create_landing(deployment: Deployment) -> None:
     wide = ", ".join(f"{quoted(name)} varchar" for name in HOSTILE)
     with deployment.landing() as landing:
-        landing.execute("create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar)")
-        landing.execute(f"create table wide (session_id varchar, {quoted(KEY)} integer, {wide}, \"Amount\" double)")
-        landing.execute(f"create table bag (session_id varchar, {quoted('Mixed Case')} varchar, \"NULL\" double)")
+        landing.execute(
+            "create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar)"
+        )
+        landing.execute(
+            f'create table wide (session_id varchar, {quoted(KEY)} integer, {wide}, "Amount" double)'
+        )
+        landing.execute(
+            f'create table bag (session_id varchar, {quoted("Mixed Case")} varchar, "NULL" double)'
+        )
 
 
-def land(deployment: Deployment, session_id: str, scope: str, started_at: str, version: int) -> None:
+def land(
+    deployment: Deployment, session_id: str, scope: str, started_at: str, version: int
+) -> None:
     """Session content that drifts with `version`: a few keys change, one goes, one comes."""
     with deployment.landing() as landing:
-        landing.execute("insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at])
-        columns = [row[0] for row in landing.execute(
-            "select column_name from information_schema.columns where table_name = 'wide' order by ordinal_position"
-        ).fetchall()]
+        landing.execute(
+            "insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at]
+        )
+        columns = [
+            row[0]
+            for row in landing.execute(
+                "select column_name from information_schema.columns where table_name = 'wide' order by ordinal_position"
+            ).fetchall()
+        ]
         for key in range(version % 3, 12):
             values = [session_id, key]
             for index, name in enumerate(columns[2:]):
                 if name == "Amount":
                     values.append(-0.0 if key == 2 else float(key))
                 else:
-                    values.append(None if (key + index) % 5 == 0 else f"{name}-{key}-{version if key == 4 else 0}")
+                    values.append(
+                        None
+                        if (key + index) % 5 == 0
+                        else f"{name}-{key}-{version if key == 4 else 0}"
+                    )
             placeholders = ", ".join("?" for _ in values)
             landing.execute(f"insert into wide values ({placeholders})", values)
-        bag_columns = len([row for row in landing.execute(
-            "select 1 from information_schema.columns where table_name = 'bag'").fetchall()])
+        bag_columns = len(
+            [
+                row
+                for row in landing.execute(
+                    "select 1 from information_schema.columns where table_name = 'bag'"
+                ).fetchall()
+            ]
+        )
         for copy in range(1 + version % 2):
             row = [session_id, "dup", float("nan")] + [f"extra-{version}"] * (bag_columns - 3)
             landing.execute(f"insert into bag values ({', '.join('?' for _ in row)})", row)
-        landing.execute(f"insert into bag values ({', '.join('?' for _ in range(bag_columns))})",
-                        [session_id, None, None] + [None] * (bag_columns - 3))
+        landing.execute(
+            f"insert into bag values ({', '.join('?' for _ in range(bag_columns))})",
+            [session_id, None, None] + [None] * (bag_columns - 3),
+        )
 
 
 @pytest.fixture()
@@ -71,8 +96,11 @@ def restored_state(deployment: Deployment) -> dict[tuple[str, str], tuple]:
     state = {}
     with deployment.backup_connection() as connection:
         for session_id, table in connection.execute(
-                "select session_id, table_name from backup.backup.backup_manifest").fetchall():
-            result = connection.execute(f"select * from backup.backup.restore_{table}(?)", [session_id])
+            "select session_id, table_name from backup.backup.backup_manifest"
+        ).fetchall():
+            result = connection.execute(
+                f"select * from backup.backup.restore_{table}(?)", [session_id]
+            )
             columns = tuple(description[0] for description in result.description)
             state[(session_id, table)] = (columns, multiset(result.fetchall()))
     return state
@@ -113,39 +141,60 @@ def test_cli_restore_returns_the_columns_the_session_landed_with(deployment):
         import duckdb
 
         with duckdb.connect(str(deployment.backup_db), read_only=True) as connection:
-            columns = [row[0] for row in connection.execute(
-                "select column_name from information_schema.columns where table_schema = ? "
-                "and table_name = 'wide' order by ordinal_position", [schema]).fetchall()]
+            columns = [
+                row[0]
+                for row in connection.execute(
+                    "select column_name from information_schema.columns where table_schema = ? "
+                    "and table_name = 'wide' order by ordinal_position",
+                    [schema],
+                ).fetchall()
+            ]
         assert columns[:2] == ["session_id", KEY] and ("Later" in columns) == has_later, columns
         assert HOSTILE == [name for name in columns if name in HOSTILE]
 
 
-@pytest.mark.parametrize("change, named", [
-    ('alter table wide drop column "Größe"', "Größe"),
-    ('alter table wide alter column "Amount" type varchar', "Amount"),
-])
-def test_dropped_or_retyped_column_is_refused_by_name_and_changes_no_restore(deployment, change, named):
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ('alter table wide drop column "Größe"', "Größe"),
+        ('alter table wide alter column "Amount" type varchar', "Amount"),
+    ],
+)
+def test_dropped_or_retyped_column_is_refused_by_name_and_changes_no_restore(
+    deployment, change, named
+):
     before = restored_state(deployment)
     with deployment.landing() as landing:
         landing.execute(change)
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
     result = deployment.backup()
     assert result.exit_code == 1, result.output
-    assert named in result.output and "wide" in result.output and "Nothing was written" in result.output
+    assert (
+        named in result.output
+        and "wide" in result.output
+        and "Nothing was written" in result.output
+    )
     assert_unchanged(deployment, before)
     assert deployment.cli(["verify", "--all"]).exit_code == 0
 
 
-def fault_run(deployment: Deployment, fault: str | None, trace: str | None = None,
-              **env_overrides: str) -> subprocess.CompletedProcess:
+def fault_run(
+    deployment: Deployment, fault: str | None, trace: str | None = None, **env_overrides: str
+) -> subprocess.CompletedProcess:
     """`session-backup backup` in its own process, with a fault injected (a kill ends it)."""
     env = {**os.environ, **deployment.env, **env_overrides}
     if fault:
         env["SESSION_BACKUP_FAULT"] = fault
     if trace:
         env["SESSION_BACKUP_FAULT_TRACE"] = trace
-    return subprocess.run([sys.executable, "-c", "from session_backup.cli import run; run()", "backup"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from session_backup.cli import run; run()", "backup"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def commit_statements(deployment: Deployment, tmp_path) -> list[int]:
@@ -169,7 +218,9 @@ def test_a_run_killed_inside_the_commit_changes_nothing(deployment, tmp_path):
     assert restored_state(deployment) == before
     # Between every pair of the commit's statements would be ~30 runs; the first, a middle one
     # and the last two (the manifest rows, the COMMIT itself) are where a half-commit would show.
-    picks = sorted({statements[0], statements[len(statements) // 2], statements[-2], statements[-1]})
+    picks = sorted(
+        {statements[0], statements[len(statements) // 2], statements[-2], statements[-1]}
+    )
     for statement in picks:
         result = fault_run(deployment, f"kill:before-statement:{statement}")
         assert result.returncode == -9, result.stdout + result.stderr
@@ -179,7 +230,9 @@ def test_a_run_killed_inside_the_commit_changes_nothing(deployment, tmp_path):
     assert assert_restores_exactly(deployment, TABLES) == 2 * 4
 
 
-@pytest.mark.parametrize("fault", ["raise:after-node:history_wide", "raise:before-node:backup_commit"])
+@pytest.mark.parametrize(
+    "fault", ["raise:after-node:history_wide", "raise:before-node:backup_commit"]
+)
 def test_a_failed_run_changes_nothing_and_the_rerun_completes(deployment, fault):
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
     before = restored_state(deployment)
@@ -202,7 +255,8 @@ def test_first_run_killed_between_tables_loses_no_session(tmp_path):
     assert deployment.backup("--check-invariants").exit_code == 0
     with deployment.backup_connection() as connection:
         stored = connection.execute(
-            "select table_name, count(*) from backup.backup.backup_manifest group by all order by 1").fetchall()
+            "select table_name, count(*) from backup.backup.backup_manifest group by all order by 1"
+        ).fetchall()
     assert stored == [("bag", 3), ("wide", 3)]
     assert assert_restores_exactly(deployment, TABLES) == 3 * 2
 
@@ -223,8 +277,12 @@ def test_the_commit_node_alone_does_not_commit_an_earlier_runs_work(deployment):
     assert "earlier dbt invocation" in " ".join(result.errors)
     assert_unchanged(deployment, before)
     with deployment.backup_connection() as connection:
-        assert connection.execute(
-            "select count(*) from backup.backup.backup_manifest where session_id = 'vn-2'").fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "select count(*) from backup.backup.backup_manifest where session_id = 'vn-2'"
+            ).fetchone()[0]
+            == 0
+        )
     assert deployment.backup().exit_code == 0
     assert assert_restores_exactly(deployment, TABLES) == 3 * 2
 
@@ -246,20 +304,32 @@ def test_a_commit_racing_another_rolls_back_whole(deployment):
         node = getattr(getattr(event.data, "node_info", None), "node_name", "")
         if event.info.name == "NodeStart" and node == "backup_commit":
             cursor = DuckDBConnectionManager._ENV.handle().cursor()  # its own transaction
-            cursor.execute("insert into backup.backup.backup_manifest (session_id, table_name) values ('vn-2', 'wide')")
+            cursor.execute(
+                "insert into backup.backup.backup_manifest (session_id, table_name) values ('vn-2', 'wide')"
+            )
 
     with deployment.environment():
         try:
             result = dbtRunner(callbacks=[commit_elsewhere]).invoke(
-                ["build", "--exclude", "tag:backup_invariant", "--project-dir", str(deployment.project)])
+                [
+                    "build",
+                    "--exclude",
+                    "tag:backup_invariant",
+                    "--project-dir",
+                    str(deployment.project),
+                ]
+            )
         finally:
             _release_duckdb()
     assert not result.success
     with deployment.backup_connection() as connection:
         # 'bag' was written before 'wide' in the same transaction: rolled back with it.
-        assert connection.execute(
-            "select count(*) from backup.backup.backup_manifest where session_id = 'vn-2' and table_name = 'bag'"
-        ).fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "select count(*) from backup.backup.backup_manifest where session_id = 'vn-2' and table_name = 'bag'"
+            ).fetchone()[0]
+            == 0
+        )
     log = (deployment.root / "logs" / "dbt.log").read_text()
     assert "already committed by another run" in log and "vn-2" in log
     assert_unchanged(deployment, before)
@@ -295,5 +365,9 @@ def test_a_backup_table_dropped_outside_the_backup_stops_the_run(deployment):
     assert result.exit_code != 0, result.output
     assert "history_wide is missing" in result.output and "dropped or renamed" in result.output
     with deployment.backup_connection() as connection:
-        assert connection.execute(
-            "select count(*) from information_schema.tables where table_name = 'history_wide'").fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "select count(*) from information_schema.tables where table_name = 'history_wide'"
+            ).fetchone()[0]
+            == 0
+        )

@@ -18,7 +18,13 @@ ITEMS = [(1, "a", 1.0, "1.0", None, True), (2, "b", 2.0, "2.0", None, False)]
 def deployment(tmp_path):
     deployment = Deployment(tmp_path, DECLARATIONS)
     create_landing(deployment)
-    land(deployment, "vn-1", "VN", "2024-01-01", {"items": ITEMS, "pairs": [("n", "A", 1)], "events": [("x", 1.0, "y")]})
+    land(
+        deployment,
+        "vn-1",
+        "VN",
+        "2024-01-01",
+        {"items": ITEMS, "pairs": [("n", "A", 1)], "events": [("x", 1.0, "y")]},
+    )
     assert deployment.backup().exit_code == 0
     return deployment
 
@@ -27,8 +33,11 @@ def stored_counts(deployment: Deployment) -> dict[str, int]:
     with deployment.backup_connection() as connection:
         counts = {}
         for relation in ["backup_sessions", "backup_manifest"] + [
-                f"{kind}_{table}" for kind in ("head", "history") for table in TABLES]:
-            counts[relation] = connection.execute(f"select count(*) from backup.backup.{relation}").fetchone()[0]
+            f"{kind}_{table}" for kind in ("head", "history") for table in TABLES
+        ]:
+            counts[relation] = connection.execute(
+                f"select count(*) from backup.backup.{relation}"
+            ).fetchone()[0]
         return counts
 
 
@@ -56,7 +65,13 @@ def test_claimed_session_that_vanishes_from_landing_is_not_stored_as_empty(deplo
 
 
 def test_duplicate_key_names_table_session_and_key(deployment):
-    land(deployment, "vn-2", "VN", "2024-01-02", {"items": ITEMS + [ITEMS[0]], "pairs": [("n", "A", 1)]})
+    land(
+        deployment,
+        "vn-2",
+        "VN",
+        "2024-01-02",
+        {"items": ITEMS + [ITEMS[0]], "pairs": [("n", "A", 1)]},
+    )
     assert_refused(deployment, "items", "duplicate key", "item_id=1", "vn-2")
 
 
@@ -72,7 +87,9 @@ def test_late_session_is_refused(deployment):
 
 def test_changed_content_of_a_backed_up_session_is_refused(deployment):
     with deployment.landing() as landing:
-        landing.execute("update items set name = 'changed' where session_id = 'vn-1' and item_id = 2")
+        landing.execute(
+            "update items set name = 'changed' where session_id = 'vn-1' and item_id = 2"
+        )
     land(deployment, "vn-2", "VN", "2024-01-02", {"items": ITEMS})
     assert_refused(deployment, "items", "vn-1", "changed for already backed-up")
     with deployment.landing() as landing:
@@ -103,13 +120,17 @@ def test_declared_table_missing_from_landing(deployment):
 def test_restore_unknown_session_or_table(deployment):
     unknown = deployment.cli(["restore", "--session", "nope", "--into", "restored"])
     assert unknown.exit_code == 2 and "'nope' is not in the backup" in unknown.output
-    undeclared = deployment.cli(["restore", "--session", "vn-1", "--table", "customers", "--into", "restored"])
+    undeclared = deployment.cli(
+        ["restore", "--session", "vn-1", "--table", "customers", "--into", "restored"]
+    )
     assert undeclared.exit_code == 2 and "'customers' is not declared" in undeclared.output
     bad_schema = deployment.cli(["restore", "--session", "vn-1", "--into", 'x"; drop table y; --'])
     assert bad_schema.exit_code == 2 and "not a valid name" in bad_schema.output
-    with deployment.backup_connection() as connection:
-        with pytest.raises(Exception, match="no backup of table items for session nope"):
-            connection.execute("select * from backup.backup.restore_items('nope')").fetchall()
+    with (
+        deployment.backup_connection() as connection,
+        pytest.raises(Exception, match="no backup of table items for session nope"),
+    ):
+        connection.execute("select * from backup.backup.restore_items('nope')").fetchall()
 
 
 def test_restore_and_verify_cli(deployment):
@@ -126,7 +147,9 @@ def test_verify_detects_a_tampered_backup(deployment):
     import duckdb
 
     with duckdb.connect(str(deployment.backup_db)) as connection:
-        connection.execute("update backup.backup.head_items set name = 'tampered' where item_id = 1")
+        connection.execute(
+            "update backup.backup.head_items set name = 'tampered' where item_id = 1"
+        )
     verify = deployment.cli(["verify", "--all"])
     assert verify.exit_code == 1
     assert "MISMATCH vn-1 items" in verify.output
@@ -143,11 +166,18 @@ def test_session_ids_are_data_not_sql(deployment):
 def test_second_backup_while_one_runs_stops_clearly(deployment):
     land(deployment, "vn-2", "VN", "2024-01-02", {"items": ITEMS})
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
-         "f.write('pid test'); f.flush(); print('locked', flush=True); time.sleep(30)",
-         str(deployment.backup_db.with_suffix(".lock"))],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
+                "f.write('pid test'); f.flush(); print('locked', flush=True); time.sleep(30)"
+            ),
+            str(deployment.backup_db.with_suffix(".lock")),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = stored_counts(deployment)
@@ -169,14 +199,22 @@ def test_invariant_tests_catch_a_tampered_history(deployment):
     from session_backup.backup import run_dbt
     from session_backup.config import load_settings
 
-    land(deployment, "vn-2", "VN", "2024-01-02", {"items": ITEMS[:1], "pairs": [("n", "A", 2)], "events": []})
+    land(
+        deployment,
+        "vn-2",
+        "VN",
+        "2024-01-02",
+        {"items": ITEMS[:1], "pairs": [("n", "A", 2)], "events": []},
+    )
     assert deployment.backup("--check-invariants").exit_code == 0
     with deployment.environment():
         settings = load_settings(deployment.project)
         assert run_dbt(settings, ["test", "--select", "tag:backup_invariant"]).succeeded
         with duckdb.connect(str(deployment.backup_db)) as connection:
             connection.execute("delete from backup.backup.history_items where item_id = 2")
-            connection.execute("insert into backup.backup.head_pairs select * from backup.backup.head_pairs")
+            connection.execute(
+                "insert into backup.backup.head_pairs select * from backup.backup.head_pairs"
+            )
         result = run_dbt(settings, ["test", "--select", "tag:backup_invariant"])
     assert not result.succeeded
     # The invariant tests hang off backup_commit, one per (test, table).

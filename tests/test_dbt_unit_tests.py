@@ -6,9 +6,7 @@ from __future__ import annotations
 import shutil
 
 import duckdb
-import pytest
 from support.project import REPO
-
 
 
 def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
@@ -17,7 +15,9 @@ def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
 
     shutil.copy(REPO / "profiles.example.yml", tmp_path / "profiles.yml")
     with duckdb.connect(str(tmp_path / "landing.duckdb")) as landing:
-        landing.execute("create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar)")
+        landing.execute(
+            "create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar)"
+        )
     for name, value in {
         "SESSION_BACKUP_PROJECT_DIR": str(REPO),
         "SESSION_BACKUP_DB": str(tmp_path / "backup.duckdb"),
@@ -31,8 +31,18 @@ def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     settings = load_settings(REPO)
     # Unit tests read their inputs' columns from the warehouse: build the wrappers empty first.
-    built = run_dbt(settings, ["build", "--select", "path:models/testing", "path:seeds/testing",
-                               "--exclude-resource-type", "unit_test", "--empty"])
+    built = run_dbt(
+        settings,
+        [
+            "build",
+            "--select",
+            "path:models/testing",
+            "path:seeds/testing",
+            "--exclude-resource-type",
+            "unit_test",
+            "--empty",
+        ],
+    )
     assert built.succeeded, built.errors
     result = run_dbt(settings, ["test", "--select", "test_type:unit"])
     assert result.succeeded, result.errors

@@ -74,9 +74,14 @@ def _land(landing_db: Path, sessions: list) -> None:
             "create table if not exists items (session_id varchar, item_id bigint, name varchar, "
             "weight double, note varchar)"
         )
-        con.execute("create table if not exists events (session_id varchar, kind varchar, amount double)")
+        con.execute(
+            "create table if not exists events (session_id varchar, kind varchar, amount double)"
+        )
         for session_id, scope, started_at, items, events in sessions:
-            con.execute("insert into sessions values (?, ?, ?, 'succeeded')", [session_id, scope, started_at])
+            con.execute(
+                "insert into sessions values (?, ?, ?, 'succeeded')",
+                [session_id, scope, started_at],
+            )
             for row in items:
                 con.execute("insert into items values (?, ?, ?, ?, ?)", [session_id, *row])
             for row in events:
@@ -100,7 +105,9 @@ def _assert_restores_exactly(deployment: Deployment, session_ids: list[str]) -> 
         for table in TABLES:
             columns = [row[0] for row in con.execute(f"describe landing.main.{table}").fetchall()]
             for session_id in session_ids:
-                restored = con.execute(f"select * from backup.backup.restore_{table}($1)", [session_id])
+                restored = con.execute(
+                    f"select * from backup.backup.restore_{table}($1)", [session_id]
+                )
                 restored_columns = [description[0] for description in restored.description]
                 restored_rows = restored.fetchall()
                 assert restored_columns == columns, (table, session_id)

@@ -9,7 +9,7 @@ import yaml
 from support.project import REPO, Deployment, assert_restores_exactly
 
 sys.path.insert(0, str(REPO / "scripts"))
-from generate_landing import generate  # noqa: E402
+from generate_landing import generate
 
 
 def repo_declarations() -> dict[str, dict]:
@@ -21,8 +21,15 @@ def repo_declarations() -> dict[str, dict]:
 def test_tpch_stream_restores_exactly(tmp_path):
     declarations = repo_declarations()
     deployment = Deployment(tmp_path, declarations)
-    common = dict(landing_db=deployment.landing_db, scale_factor=0.01, seed=7, start="2024-01-01T00:00:00",
-                  status="succeeded", failed_every=5, tables=None)
+    common = {
+        "landing_db": deployment.landing_db,
+        "scale_factor": 0.01,
+        "seed": 7,
+        "start": "2024-01-01T00:00:00",
+        "status": "succeeded",
+        "failed_every": 5,
+        "tables": None,
+    }
     generate(scopes=["VN", "DE", "US"], sessions=8, append=False, **common)
     assert deployment.backup().exit_code == 0
     generate(scopes=None, sessions=4, append=True, **common)

@@ -28,7 +28,9 @@ from session_backup.warehouse import Warehouse, checked_identifier
 # Percent-encoding keeps only these bytes as they are: never '/', '.', '%' or anything a file
 # system, a URL or a Hive-style reader could read differently. Reversible with unquote().
 _SAFE_PATH_BYTES = "-_"
-MAX_PATH_SEGMENT_BYTES = 255  # the common file-name limit (ext4, APFS, GCS has 1024 for the whole name)
+MAX_PATH_SEGMENT_BYTES = (
+    255  # the common file-name limit (ext4, APFS, GCS has 1024 for the whole name)
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ def parse_timestamp(value: str, option: str) -> datetime.datetime:
     try:
         parsed = datetime.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise BackupError(f"{option} {value!r} is not an ISO date or timestamp (e.g. 2024-01-31 or "
-                          "2024-01-31T12:00:00Z).") from None
+        raise BackupError(
+            f"{option} {value!r} is not an ISO date or timestamp (e.g. 2024-01-31 or "
+            "2024-01-31T12:00:00Z)."
+        ) from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return parsed
@@ -81,10 +85,14 @@ def history_tables(declared: list[TableDeclaration], requested: Iterable[str]) -
     requested = list(dict.fromkeys(requested))
     for name in requested:
         if name not in by_name:
-            raise BackupError(f"Table {name!r} is not declared for backup (declared: {', '.join(sorted(by_name))}).")
+            raise BackupError(
+                f"Table {name!r} is not declared for backup (declared: {', '.join(sorted(by_name))})."
+            )
         if by_name[name].strategy != "history":
-            raise BackupError(f"Table {name!r} uses the {by_name[name].strategy} strategy; restoring many "
-                              "sessions at once, diff and log need the history strategy.")
+            raise BackupError(
+                f"Table {name!r} uses the {by_name[name].strategy} strategy; restoring many "
+                "sessions at once, diff and log need the history strategy."
+            )
     if requested:
         return requested
     chosen = [table.name for table in declared if table.strategy == "history"]
@@ -102,7 +110,9 @@ def _table_list(tables: list[str]) -> str:
     return ", ".join("'" + table + "'" for table in tables)
 
 
-def _sessions_backed_up_for(warehouse: Warehouse, tables: list[str], where: str, **params: Any) -> list[SessionRef]:
+def _sessions_backed_up_for(
+    warehouse: Warehouse, tables: list[str], where: str, **params: Any
+) -> list[SessionRef]:
     """Sessions matching `where` (over `sessions`) that hold a backup of every table."""
     sessions = warehouse.backup_relation("backup_sessions")
     manifest = warehouse.backup_relation("backup_manifest")
@@ -121,13 +131,22 @@ def _sessions_backed_up_for(warehouse: Warehouse, tables: list[str], where: str,
 
 def _require_scope(warehouse: Warehouse, scope: str) -> None:
     sessions = warehouse.backup_relation("backup_sessions")
-    found = warehouse.query(f"select count(*) from {sessions} where scope = {warehouse.param('scope')}", scope=scope)
+    found = warehouse.query(
+        f"select count(*) from {sessions} where scope = {warehouse.param('scope')}", scope=scope
+    )
     if found[0][0] == 0:
-        raise BackupError(f"Scope {scope!r} has no session in the backup (see `session-backup status`).")
+        raise BackupError(
+            f"Scope {scope!r} has no session in the backup (see `session-backup status`)."
+        )
 
 
-def sessions_between(warehouse: Warehouse, scope: str, since: datetime.datetime | None,
-                     until: datetime.datetime | None, tables: list[str]) -> list[SessionRef]:
+def sessions_between(
+    warehouse: Warehouse,
+    scope: str,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
+    tables: list[str],
+) -> list[SessionRef]:
     """The backed-up sessions of a scope that started at or after `since` and before `until`."""
     _require_scope(warehouse, scope)
     where = f"sessions.scope = {warehouse.param('scope')}"
@@ -141,18 +160,22 @@ def sessions_between(warehouse: Warehouse, scope: str, since: datetime.datetime 
     found = _sessions_backed_up_for(warehouse, tables, where, **params)
     if not found:
         window = f"from {since or 'the start'} until before {until or 'now'}"
-        raise BackupError(f"Scope {scope!r} has no session backed up for {', '.join(tables)} that started {window}.")
+        raise BackupError(
+            f"Scope {scope!r} has no session backed up for {', '.join(tables)} that started {window}."
+        )
     return found
 
 
-def sessions_listed(warehouse: Warehouse, session_ids: list[str], tables: list[str]) -> list[SessionRef]:
+def sessions_listed(
+    warehouse: Warehouse, session_ids: list[str], tables: list[str]
+) -> list[SessionRef]:
     """The listed sessions, in the order given; each must be backed up for every table."""
     sessions = warehouse.backup_relation("backup_sessions")
     manifest = warehouse.backup_relation("backup_manifest")
     found: dict[str, SessionRef] = {}
     held: dict[str, set[str]] = {}
     for start in range(0, len(session_ids), 1000):  # bounded parameter lists
-        chunk = session_ids[start:start + 1000]
+        chunk = session_ids[start : start + 1000]
         params = {f"id{index}": value for index, value in enumerate(chunk)}
         placeholders = ", ".join(warehouse.param(name) for name in params)
         for row in warehouse.query(
@@ -170,26 +193,34 @@ def sessions_listed(warehouse: Warehouse, session_ids: list[str], tables: list[s
             held.setdefault(row[0], set()).add(row[1])
     for session_id in session_ids:
         if session_id not in found:
-            raise BackupError(f"Session {session_id!r} is not in the backup (see `session-backup status`).")
+            raise BackupError(
+                f"Session {session_id!r} is not in the backup (see `session-backup status`)."
+            )
         missing = [table for table in tables if table not in held.get(session_id, set())]
         if missing:
             raise BackupError(f"Table {missing[0]!r} has no backup for session {session_id!r}.")
     return [found[session_id] for session_id in session_ids]
 
 
-def session_as_of(warehouse: Warehouse, scope: str, as_of: datetime.datetime, tables: list[str]) -> SessionRef:
+def session_as_of(
+    warehouse: Warehouse, scope: str, as_of: datetime.datetime, tables: list[str]
+) -> SessionRef:
     """The last session of the scope, by its position, that started at or before `as_of` and is
     backed up for every table. Only succeeded sessions are ever claimed, so failed and running
     ones are never picked."""
     _require_scope(warehouse, scope)
     found = _sessions_backed_up_for(
-        warehouse, tables,
+        warehouse,
+        tables,
         f"sessions.scope = {warehouse.param('scope')} and sessions.started_at <= {warehouse.param('as_of')}",
-        scope=scope, as_of=as_of,
+        scope=scope,
+        as_of=as_of,
     )
     if not found:
-        raise BackupError(f"Scope {scope!r} has no session backed up for {', '.join(tables)} that started at "
-                          f"or before {as_of}.")
+        raise BackupError(
+            f"Scope {scope!r} has no session backed up for {', '.join(tables)} that started at "
+            f"or before {as_of}."
+        )
     return found[-1]
 
 
@@ -207,7 +238,11 @@ def _literal(value: str) -> str:
 
 
 def _bigquery_literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r") + "'"
+    return (
+        "'"
+        + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+        + "'"
+    )
 
 
 def _id_list_literal(warehouse: Warehouse, session_ids: list[str]) -> str:
@@ -236,16 +271,21 @@ def restore_source(warehouse: Warehouse, table: str, sessions: list[SessionRef])
         return warehouse.function_call(
             f"{function}_pruned",
             f"{_id_list_literal(warehouse, session_ids)}, {_id_list_literal(warehouse, scopes)}, "
-            f"date '{_earliest_date(sessions).isoformat()}'")
+            f"date '{_earliest_date(sessions).isoformat()}'",
+        )
     return warehouse.function_call(function, _id_list_literal(warehouse, session_ids))
 
 
 def single_restore_source(warehouse: Warehouse, table: str, session_id: str) -> str:
-    literal = _bigquery_literal(session_id) if warehouse.kind == "bigquery" else _literal(session_id)
+    literal = (
+        _bigquery_literal(session_id) if warehouse.kind == "bigquery" else _literal(session_id)
+    )
     return warehouse.function_call(f"restore_{table}", literal)
 
 
-def materialize(warehouse: Warehouse, sources: dict[str, str], into_schema: str, as_views: bool) -> dict[str, int | None]:
+def materialize(
+    warehouse: Warehouse, sources: dict[str, str], into_schema: str, as_views: bool
+) -> dict[str, int | None]:
     """Creates one table (or view) per table in `into_schema` from the given FROM items; all or
     none. Returns the row count of each (None for views: counting would run the restore)."""
     kind = "view" if as_views else "table"
@@ -256,7 +296,9 @@ def materialize(warehouse: Warehouse, sources: dict[str, str], into_schema: str,
     raise BackupError(f"Restoring into a schema is not implemented for {warehouse.kind}.")
 
 
-def _materialize_duckdb(warehouse: Any, sources: dict[str, str], into_schema: str, kind: str) -> dict[str, int | None]:
+def _materialize_duckdb(
+    warehouse: Any, sources: dict[str, str], into_schema: str, kind: str
+) -> dict[str, int | None]:
     import duckdb
 
     into = warehouse._quote(checked_identifier(into_schema, "Schema"))
@@ -270,19 +312,28 @@ def _materialize_duckdb(warehouse: Any, sources: dict[str, str], into_schema: st
             # A table and a view cannot share a name: replace whichever exists.
             existing = connection.execute(
                 "select table_type from information_schema.tables where table_catalog = ? "
-                "and table_schema = ? and table_name = ?", [warehouse.catalog, into_schema, table]).fetchall()
+                "and table_schema = ? and table_name = ?",
+                [warehouse.catalog, into_schema, table],
+            ).fetchall()
             if existing:
-                connection.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} {target}")
+                connection.execute(
+                    f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} {target}"
+                )
             if kind == "view":
                 # DuckDB (2.0) cannot bind a view over "x"."x".<name> (a catalog and a schema of
                 # one name, as in the default backup.duckdb): "ambiguous reference". The query()
                 # table function binds its text as an ordinary query.
                 inner = f"select * from {source}"
-                connection.execute(f"create view {target} as select * from query({_literal(inner)})")
+                connection.execute(
+                    f"create view {target} as select * from query({_literal(inner)})"
+                )
             else:
                 connection.execute(f"create table {target} as select * from {source}")
-            counts[table] = (connection.execute(f"select count(*) from {target}").fetchone()[0]
-                             if kind == "table" else None)
+            counts[table] = (
+                connection.execute(f"select count(*) from {target}").fetchone()[0]
+                if kind == "table"
+                else None
+            )
         connection.execute("commit")
     except duckdb.Error as exc:
         connection.execute("rollback")
@@ -292,7 +343,9 @@ def _materialize_duckdb(warehouse: Any, sources: dict[str, str], into_schema: st
     return counts
 
 
-def _materialize_bigquery(warehouse: Any, sources: dict[str, str], into_schema: str, kind: str) -> dict[str, int | None]:
+def _materialize_bigquery(
+    warehouse: Any, sources: dict[str, str], into_schema: str, kind: str
+) -> dict[str, int | None]:
     """BigQuery DDL cannot sit in a transaction: on any failure, drop what this call made."""
     from google.cloud import bigquery
 
@@ -308,7 +361,9 @@ def _materialize_bigquery(warehouse: Any, sources: dict[str, str], into_schema: 
             warehouse.client.delete_table(f"{warehouse.project}.{into}.{table}", not_found_ok=True)
             warehouse.query(f"create {kind} {target} as select * from {source}")
             made.append(f"{warehouse.project}.{into}.{table}")
-            counts[table] = warehouse.query(f"select count(*) from {target}")[0][0] if kind == "table" else None
+            counts[table] = (
+                warehouse.query(f"select count(*) from {target}")[0][0] if kind == "table" else None
+            )
     except BackupError:
         for table_id in made:
             warehouse.client.delete_table(table_id, not_found_ok=True)
@@ -326,8 +381,10 @@ def encode_path_segment(value: str, what: str) -> str:
     # quote() always keeps '.' and '~' (RFC 3986 unreserved); encode them too ('..', '.').
     encoded = quote(value, safe=_SAFE_PATH_BYTES).replace(".", "%2E").replace("~", "%7E")
     if len(encoded.encode()) + 16 > MAX_PATH_SEGMENT_BYTES:
-        raise BackupError(f"{what} {value[:40]!r}... is too long to be a file name once encoded "
-                          f"({len(encoded)} bytes; at most {MAX_PATH_SEGMENT_BYTES - 16}).")
+        raise BackupError(
+            f"{what} {value[:40]!r}... is too long to be a file name once encoded "
+            f"({len(encoded)} bytes; at most {MAX_PATH_SEGMENT_BYTES - 16})."
+        )
     return encoded
 
 
@@ -340,28 +397,36 @@ def export_path(table: str, session: SessionRef) -> str:
     pandas, polars, Spark, DuckDB and BigQuery external tables read a table's folder with
     backup_scope and backup_session as partition columns (prefixed: no landing column can
     carry those names)."""
-    return "/".join([
-        encode_path_segment(table, "Table"),
-        "backup_scope=" + encode_path_segment(session.scope, "Scope"),
-        "backup_session=" + encode_path_segment(session.session_id, "Session id"),
-        "data.parquet",
-    ])
+    return "/".join(
+        [
+            encode_path_segment(table, "Table"),
+            "backup_scope=" + encode_path_segment(session.scope, "Scope"),
+            "backup_session=" + encode_path_segment(session.session_id, "Session id"),
+            "data.parquet",
+        ]
+    )
 
 
-def _manifest_checksums(warehouse: Warehouse, sessions: list[SessionRef], tables: list[str]) -> dict[tuple[str, str], dict]:
+def _manifest_checksums(
+    warehouse: Warehouse, sessions: list[SessionRef], tables: list[str]
+) -> dict[tuple[str, str], dict]:
     manifest = warehouse.backup_relation("backup_manifest")
     checksums: dict[tuple[str, str], dict] = {}
     ids = [session.session_id for session in sessions]
     for start in range(0, len(ids), 1000):
-        params = {f"id{index}": value for index, value in enumerate(ids[start:start + 1000])}
+        params = {f"id{index}": value for index, value in enumerate(ids[start : start + 1000])}
         placeholders = ", ".join(warehouse.param(name) for name in params)
         for row in warehouse.query(
             "select session_id, table_name, row_count, checksum_low, checksum_high, hash_version "
             f"from {manifest} where session_id in ({placeholders}) and table_name in ({_table_list(tables)})",
             **params,
         ):
-            checksums[(row[0], row[1])] = {"row_count": int(row[2]), "checksum_low": int(row[3]),
-                                           "checksum_high": int(row[4]), "hash_version": row[5]}
+            checksums[(row[0], row[1])] = {
+                "row_count": int(row[2]),
+                "checksum_low": int(row[3]),
+                "checksum_high": int(row[4]),
+                "hash_version": row[5],
+            }
     return checksums
 
 
@@ -372,19 +437,27 @@ def _record_batches(warehouse: Any, table: str, sessions: list[SessionRef], orde
     if warehouse.kind == "duckdb":
         source = warehouse.function_call(f"restore_{table}_sessions", "$session_ids")
         order = ' order by "session_id"' if ordered else ""
-        relation = warehouse.connection.sql(f"select * from {source}{order}", params={"session_ids": session_ids})
+        relation = warehouse.connection.sql(
+            f"select * from {source}{order}", params={"session_ids": session_ids}
+        )
         return relation.to_arrow_reader(100_000)
     from google.cloud import bigquery
 
     parameters = [bigquery.ArrayQueryParameter("session_ids", "STRING", session_ids)]
     source = warehouse.function_call(f"restore_{table}_sessions", "@session_ids")
     if sessions and _pruned(warehouse, f"restore_{table}_sessions"):
-        parameters += [bigquery.ArrayQueryParameter("scopes", "STRING", sorted({s.scope for s in sessions})),
-                       bigquery.ScalarQueryParameter("closed_since", "DATE", _earliest_date(sessions))]
-        source = warehouse.function_call(f"restore_{table}_sessions_pruned", "@session_ids, @scopes, @closed_since")
+        parameters += [
+            bigquery.ArrayQueryParameter("scopes", "STRING", sorted({s.scope for s in sessions})),
+            bigquery.ScalarQueryParameter("closed_since", "DATE", _earliest_date(sessions)),
+        ]
+        source = warehouse.function_call(
+            f"restore_{table}_sessions_pruned", "@session_ids, @scopes, @closed_since"
+        )
     order = " order by `session_id`" if ordered else ""
-    job = warehouse.client.query(f"select * from {source}{order}",
-                                 job_config=bigquery.QueryJobConfig(query_parameters=parameters))
+    job = warehouse.client.query(
+        f"select * from {source}{order}",
+        job_config=bigquery.QueryJobConfig(query_parameters=parameters),
+    )
     return job.result().to_arrow_iterable()
 
 
@@ -394,25 +467,33 @@ class _Output:
     def __init__(self, out: str) -> None:
         self.out = out
         if out.startswith("gs://"):
-            bucket, _, prefix = out[len("gs://"):].partition("/")
+            bucket, _, prefix = out[len("gs://") :].partition("/")
             if not bucket:
                 raise BackupError(f"--out {out!r}: expected gs://bucket[/prefix].")
             from session_backup.cold.gcs import make_storage_client
 
             self.bucket = make_storage_client().bucket(bucket)
             self.prefix = prefix.strip("/")
-            if any(True for _ in self.bucket.client.list_blobs(self.bucket, prefix=self.prefix + "/" if self.prefix
-                                                                 else None, max_results=1)):
-                raise BackupError(f"{out} already holds objects; export into a new prefix (a reader of a table's "
-                                  "folder would also read what is there).")
+            if any(
+                True
+                for _ in self.bucket.client.list_blobs(
+                    self.bucket, prefix=self.prefix + "/" if self.prefix else None, max_results=1
+                )
+            ):
+                raise BackupError(
+                    f"{out} already holds objects; export into a new prefix (a reader of a table's "
+                    "folder would also read what is there)."
+                )
             self.staging = Path(tempfile.mkdtemp(prefix="session-backup-export-"))
             self.root = self.staging
         else:
             self.bucket = None
             self.root = Path(out)
             if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
-                raise BackupError(f"{out} is not an empty folder; export into a new one (a reader of a table's "
-                                  "folder would also read the files already there).")
+                raise BackupError(
+                    f"{out} is not an empty folder; export into a new one (a reader of a table's "
+                    "folder would also read the files already there)."
+                )
             self.root.mkdir(parents=True, exist_ok=True)
 
     def local_path(self, relative: str) -> Path:
@@ -435,8 +516,13 @@ class _Output:
         return f"gs://{self.bucket.name}/{self.prefix + '/' if self.prefix else ''}{relative}"
 
 
-def export_sessions(warehouse: Warehouse, sessions: list[SessionRef], tables: list[str], out: str,
-                    on_progress: Callable[[int], None] = lambda steps: None) -> dict:
+def export_sessions(
+    warehouse: Warehouse,
+    sessions: list[SessionRef],
+    tables: list[str],
+    out: str,
+    on_progress: Callable[[int], None] = lambda steps: None,
+) -> dict:
     """Writes every (table, session) as one zstd Parquet file (landing layout: session_id and
     the table's columns) under `out`, plus manifest.json with, per file, its row count and
     SHA-256 and the backup's own row count and checksum of that session. One restore query per
@@ -454,28 +540,44 @@ def export_sessions(warehouse: Warehouse, sessions: list[SessionRef], tables: li
         "layout": "<table>/backup_scope=<scope>/backup_session=<session_id>/data.parquet",
         "path_encoding": "percent-encoding (RFC 3986) of UTF-8; only A-Z a-z 0-9 - _ kept as they are",
         "checksum": "row_count, checksum_low, checksum_high: the backup manifest's, taken from landing at backup "
-                    "time (hash_version); sha256: of the file",
+        "time (hash_version); sha256: of the file",
         "sessions": len(sessions),
         "tables": tables,
         "files": files,
     }
     manifest_path = output.local_path("manifest.json")
-    manifest_path.write_text(json.dumps(manifest, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    manifest_path.write_text(
+        json.dumps(manifest, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     output.publish("manifest.json")
     manifest["location"] = output.location("manifest.json")
-    mismatched = [entry for entry in files if entry["backup"] and entry["row_count"] != entry["backup"]["row_count"]]
+    mismatched = [
+        entry
+        for entry in files
+        if entry["backup"] and entry["row_count"] != entry["backup"]["row_count"]
+    ]
     if mismatched:
         first = mismatched[0]
-        raise ProblemFound(f"Exported {first['row_count']} rows of {first['table']} for session "
-                           f"{first['session_id']!r}, the backup manifest says {first['backup']['row_count']}.")
+        raise ProblemFound(
+            f"Exported {first['row_count']} rows of {first['table']} for session "
+            f"{first['session_id']!r}, the backup manifest says {first['backup']['row_count']}."
+        )
     return manifest
 
 
-MAX_OPEN_FILES = 200  # beyond this many sessions, rows come sorted by session (one file open at a time)
+MAX_OPEN_FILES = (
+    200  # beyond this many sessions, rows come sorted by session (one file open at a time)
+)
 
 
-def _export_table(warehouse: Warehouse, output: _Output, table: str, sessions: list[SessionRef],
-                  checksums: dict, on_progress: Callable[[int], None]) -> list[dict]:
+def _export_table(
+    warehouse: Warehouse,
+    output: _Output,
+    table: str,
+    sessions: list[SessionRef],
+    checksums: dict,
+    on_progress: Callable[[int], None],
+) -> list[dict]:
     """One table of every session from a single restore query, each session's rows streamed
     into its own file (bounded memory). Up to MAX_OPEN_FILES sessions the rows come in any
     order (sorting them cost as much as writing them) and every file stays open until the end;
@@ -512,7 +614,10 @@ def _export_table(warehouse: Warehouse, output: _Output, table: str, sessions: l
                     for finished in list(writers):
                         close(finished)
                 writers[session_id] = parquet.ParquetWriter(
-                    output.local_path(export_path(table, by_id[session_id])), schema, compression="zstd")
+                    output.local_path(export_path(table, by_id[session_id])),
+                    schema,
+                    compression="zstd",
+                )
                 rows[session_id] = 0
             writers[session_id].write_batch(batch.slice(start, end - start))
             rows[session_id] += end - start
@@ -524,8 +629,11 @@ def _export_table(warehouse: Warehouse, output: _Output, table: str, sessions: l
         schema = _empty_schema(warehouse, table)
     for session in sessions:  # sessions with no rows still get a file: empty is data
         if session.session_id not in written:
-            parquet.write_table(pa.Table.from_batches([], schema=schema),
-                                output.local_path(export_path(table, session)), compression="zstd")
+            parquet.write_table(
+                pa.Table.from_batches([], schema=schema),
+                output.local_path(export_path(table, session)),
+                compression="zstd",
+            )
             files.append(_finish_file(output, table, session, 0, checksums))
             on_progress(1)
     return files
@@ -544,7 +652,9 @@ def _empty_schema(warehouse: Any, table: str):
     return schema if isinstance(schema, pa.Schema) else pa.schema(schema)
 
 
-def _finish_file(output: _Output, table: str, session: SessionRef, rows: int, checksums: dict) -> dict:
+def _finish_file(
+    output: _Output, table: str, session: SessionRef, rows: int, checksums: dict
+) -> dict:
     relative = export_path(table, session)
     local = output.root / relative
     digest = hashlib.sha256()
@@ -586,15 +696,27 @@ def jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
-def diff_sessions(warehouse: Warehouse, from_id: str, to_id: str, tables: list[str],
-                  keys: dict[str, tuple[str, ...]]) -> dict:
+def diff_sessions(
+    warehouse: Warehouse,
+    from_id: str,
+    to_id: str,
+    tables: list[str],
+    keys: dict[str, tuple[str, ...]],
+) -> dict:
     """Per table, what changed from one session to the other (diff_<t>)."""
     start, end = session_ref(warehouse, from_id), session_ref(warehouse, to_id)
     if start.scope != end.scope:
-        raise BackupError(f"Sessions {from_id!r} (scope {start.scope!r}) and {to_id!r} (scope {end.scope!r}) "
-                          "are in different scopes; a diff compares two sessions of one scope.")
+        raise BackupError(
+            f"Sessions {from_id!r} (scope {start.scope!r}) and {to_id!r} (scope {end.scope!r}) "
+            "are in different scopes; a diff compares two sessions of one scope."
+        )
     sessions_listed(warehouse, [from_id, to_id], tables)  # both backed up for every table
-    result: dict[str, Any] = {"scope": start.scope, "from": start.as_dict(), "to": end.as_dict(), "tables": {}}
+    result: dict[str, Any] = {
+        "scope": start.scope,
+        "from": start.as_dict(),
+        "to": end.as_dict(),
+        "tables": {},
+    }
     for table in tables:
         arguments = f"{warehouse.param('from_id')}, {warehouse.param('to_id')}"
         params: dict[str, Any] = {"from_id": from_id, "to_id": to_id}
@@ -603,10 +725,16 @@ def diff_sessions(warehouse: Warehouse, from_id: str, to_id: str, tables: list[s
             function += "_pruned"
             arguments += f", {warehouse.param('scope')}, {warehouse.param('closed_since')}"
             params.update(scope=start.scope, closed_since=_earliest_date([start, end]))
-        rows = warehouse.query(f"select * from {warehouse.function_call(function, arguments)}", **params)
+        rows = warehouse.query(
+            f"select * from {warehouse.function_call(function, arguments)}", **params
+        )
         keyed = bool(keys.get(table))
         entries = [_diff_entry(row, keyed) for row in rows]
-        entries.sort(key=lambda entry: json.dumps(entry.get("key", entry.get("row")), default=str, sort_keys=True))
+        entries.sort(
+            key=lambda entry: json.dumps(
+                entry.get("key", entry.get("row")), default=str, sort_keys=True
+            )
+        )
         counts = {"added": 0, "removed": 0, "changed": 0}
         for entry in entries:
             counts[entry["change"]] += 1
@@ -617,7 +745,12 @@ def diff_sessions(warehouse: Warehouse, from_id: str, to_id: str, tables: list[s
 def _diff_entry(row: tuple, keyed: bool) -> dict:
     if not keyed:
         change, values, old_count, new_count = row
-        return {"change": change, "row": jsonable(values), "old_count": old_count, "new_count": new_count}
+        return {
+            "change": change,
+            "row": jsonable(values),
+            "old_count": old_count,
+            "new_count": new_count,
+        }
     change, key, changed_columns, old_values, new_values = row
     entry: dict[str, Any] = {"change": change, "key": jsonable(key)}
     if change == "changed":
@@ -631,7 +764,9 @@ def _diff_entry(row: tuple, keyed: bool) -> dict:
     return entry
 
 
-def row_log(warehouse: Warehouse, table: str, key_values: dict[str, str], scope: str | None) -> list[dict]:
+def row_log(
+    warehouse: Warehouse, table: str, key_values: dict[str, str], scope: str | None
+) -> list[dict]:
     """Every stored version of the rows whose columns equal `key_values` (versions_<t>), oldest
     first per scope, with the sessions and times each was valid in."""
     source = warehouse.function_call(f"versions_{table}", "")
@@ -642,11 +777,15 @@ def row_log(warehouse: Warehouse, table: str, key_values: dict[str, str], scope:
         column = lowered.get(name.lower())
         if column is None or column.startswith("backup_"):
             landing = [column for column in probe if not column.startswith("backup_")]
-            raise BackupError(f"Table {table!r} has no column {name!r} (columns: {', '.join(landing)}).")
+            raise BackupError(
+                f"Table {table!r} has no column {name!r} (columns: {', '.join(landing)})."
+            )
         quoted = warehouse._quote(column) if warehouse.kind == "duckdb" else f"`{column}`"
         # Compared as text, so one --key form fits every column type.
-        conditions.append(f"cast({quoted} as {'varchar' if warehouse.kind == 'duckdb' else 'string'}) = "
-                          f"{warehouse.param(f'key{index}')}")
+        conditions.append(
+            f"cast({quoted} as {'varchar' if warehouse.kind == 'duckdb' else 'string'}) = "
+            f"{warehouse.param(f'key{index}')}"
+        )
         params[f"key{index}"] = value
     if scope is not None:
         _require_scope(warehouse, scope)
@@ -662,7 +801,12 @@ def row_log(warehouse: Warehouse, table: str, key_values: dict[str, str], scope:
 def _columns_of(warehouse: Any, source: str) -> list[str]:
     if warehouse.kind == "duckdb":
         try:
-            return [column[0] for column in warehouse.connection.execute(f"select * from {source} limit 0").description]
+            return [
+                column[0]
+                for column in warehouse.connection.execute(
+                    f"select * from {source} limit 0"
+                ).description
+            ]
         except Exception as exc:  # one clear line for any engine error
             from session_backup.warehouse import _translate_error
 

@@ -26,21 +26,27 @@ def _credentials(method: str):
     if method == "service-account":
         keyfile = os.environ.get("SESSION_BACKUP_BQ_KEYFILE", "")
         if not keyfile:
-            raise BackupError("SESSION_BACKUP_BQ_METHOD=service-account needs SESSION_BACKUP_BQ_KEYFILE.")
+            raise BackupError(
+                "SESSION_BACKUP_BQ_METHOD=service-account needs SESSION_BACKUP_BQ_KEYFILE."
+            )
         from google.oauth2 import service_account
 
         return service_account.Credentials.from_service_account_file(
-            keyfile, scopes=["https://www.googleapis.com/auth/bigquery"])
+            keyfile, scopes=["https://www.googleapis.com/auth/bigquery"]
+        )
     if method == "oauth-secrets":
         token = os.environ.get("SESSION_BACKUP_BQ_TOKEN", "")
         if not token:
-            raise BackupError("SESSION_BACKUP_BQ_METHOD=oauth-secrets needs SESSION_BACKUP_BQ_TOKEN.")
+            raise BackupError(
+                "SESSION_BACKUP_BQ_METHOD=oauth-secrets needs SESSION_BACKUP_BQ_TOKEN."
+            )
         from google.oauth2.credentials import Credentials
 
         return Credentials(token=token)
     raise BackupError(
         f"SESSION_BACKUP_BQ_METHOD={method!r} is not supported by the CLI "
-        "(use oauth, service-account or oauth-secrets).")
+        "(use oauth, service-account or oauth-secrets)."
+    )
 
 
 def make_bigquery_client(settings: Settings):
@@ -59,7 +65,9 @@ def make_bigquery_client(settings: Settings):
         )
     try:
         credentials = _credentials(os.environ.get("SESSION_BACKUP_BQ_METHOD", "oauth"))
-        return bigquery.Client(project=project, credentials=credentials, location=settings.bigquery_location)
+        return bigquery.Client(
+            project=project, credentials=credentials, location=settings.bigquery_location
+        )
     except BackupError:
         raise
     except Exception as exc:  # DefaultCredentialsError and friends

@@ -63,9 +63,16 @@ def new_owner_id() -> str:
 class BigQueryLock:
     """A named lock row in `<project>.<dataset>.backup_lock`."""
 
-    def __init__(self, client, project: str, dataset: str, name: str = BACKUP_LOCK,
-                 owner: str | None = None, ttl_seconds: int = DEFAULT_TTL_SECONDS,
-                 location: str | None = None) -> None:
+    def __init__(
+        self,
+        client,
+        project: str,
+        dataset: str,
+        name: str = BACKUP_LOCK,
+        owner: str | None = None,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        location: str | None = None,
+    ) -> None:
         from session_backup.warehouse import checked_identifier
 
         self.client = client
@@ -87,8 +94,11 @@ class BigQueryLock:
         for key, value in params.items():
             kind = "INT64" if isinstance(value, int) else "STRING"
             parameters.append(bigquery.ScalarQueryParameter(key, kind, value))
-        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters),
-                                location=self.location)
+        job = self.client.query(
+            sql,
+            job_config=bigquery.QueryJobConfig(query_parameters=parameters),
+            location=self.location,
+        )
         rows = [tuple(row.values()) for row in job.result()]
         return job, rows
 
@@ -106,7 +116,8 @@ class BigQueryLock:
         self._query(
             f"create table if not exists {self.table} as "
             f"select '{self.name}' as lock_name, cast(null as string) as owner, "
-            "cast(null as timestamp) as acquired_at, cast(null as timestamp) as expires_at")
+            "cast(null as timestamp) as acquired_at, cast(null as timestamp) as expires_at"
+        )
         if not self.rows():
             # Another lock name in an existing table: a duplicate row from a race is harmless,
             # since holding requires owning every row of the name.
@@ -115,7 +126,8 @@ class BigQueryLock:
                 "select @name, cast(null as string), cast(null as timestamp), cast(null as timestamp) "
                 f"from (select 1 as one) as single_row "
                 f"where not exists (select 1 from {self.table} where lock_name = @name)",
-                name=self.name)
+                name=self.name,
+            )
 
     def try_acquire(self) -> bool:
         """One attempt; True if this owner now holds the lock."""
@@ -125,7 +137,10 @@ class BigQueryLock:
                 "expires_at = timestamp_add(current_timestamp(), interval @ttl second) "
                 "where lock_name = @name "
                 "and (owner is null or owner = @owner or expires_at <= current_timestamp())",
-                owner=self.owner, ttl=self.ttl_seconds, name=self.name)
+                owner=self.owner,
+                ttl=self.ttl_seconds,
+                name=self.name,
+            )
         except Exception as exc:
             if _is_concurrent_update(exc):
                 return False  # another run changed the row at the same moment: it won
@@ -136,7 +151,8 @@ class BigQueryLock:
         _, rows = self._query(
             f"select owner, acquired_at, expires_at, expires_at > current_timestamp() as live "
             f"from {self.table} where lock_name = @name",
-            name=self.name)
+            name=self.name,
+        )
         return rows
 
     def holds(self) -> bool:
@@ -155,19 +171,25 @@ class BigQueryLock:
         job, _ = self._query(
             f"update {self.table} set expires_at = timestamp_add(current_timestamp(), interval @ttl second) "
             "where lock_name = @name and owner = @owner and expires_at > current_timestamp()",
-            owner=self.owner, ttl=self.ttl_seconds, name=self.name)
+            owner=self.owner,
+            ttl=self.ttl_seconds,
+            name=self.name,
+        )
         return (job.num_dml_affected_rows or 0) > 0
 
     def release(self) -> None:
         self._query(
             f"update {self.table} set owner = null, acquired_at = null, expires_at = null "
             "where lock_name = @name and owner = @owner",
-            owner=self.owner, name=self.name)
+            owner=self.owner,
+            name=self.name,
+        )
 
     # -- holding it -------------------------------------------------------------------------
 
-    def acquire(self, wait: bool, poll_seconds: float = DEFAULT_POLL_SECONDS,
-                on_wait=lambda holder: None) -> None:
+    def acquire(
+        self, wait: bool, poll_seconds: float = DEFAULT_POLL_SECONDS, on_wait=lambda holder: None
+    ) -> None:
         """Take the lock, or raise BackupError naming the holder (without `wait`)."""
         self.ensure_table()
         announced = False
@@ -176,15 +198,21 @@ class BigQueryLock:
             if not wait:
                 raise BackupError(
                     f"Another backup is running ({holder.describe() if holder else 'it just took the lock'}); "
-                    "nothing was done. Use --wait to queue behind it.")
+                    "nothing was done. Use --wait to queue behind it."
+                )
             if not announced:
                 on_wait(holder)
                 announced = True
             time.sleep(poll_seconds)
 
     @contextmanager
-    def held(self, wait: bool, poll_seconds: float = DEFAULT_POLL_SECONDS, on_wait=lambda holder: None,
-             heartbeat_seconds: float | None = None) -> Iterator[BigQueryLock]:
+    def held(
+        self,
+        wait: bool,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        on_wait=lambda holder: None,
+        heartbeat_seconds: float | None = None,
+    ) -> Iterator[BigQueryLock]:
         self.acquire(wait, poll_seconds, on_wait)
         stop = threading.Event()
         interval = heartbeat_seconds or max(1.0, self.ttl_seconds / 6)
@@ -194,11 +222,19 @@ class BigQueryLock:
                 try:
                     if not self.heartbeat():
                         self.lost = True
-                        print("session-backup: the BigQuery backup lock expired during this run and was "
-                              "not renewed; another run may have started.", file=sys.stderr, flush=True)
+                        print(
+                            "session-backup: the BigQuery backup lock expired during this run and was "
+                            "not renewed; another run may have started.",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         return
                 except Exception as exc:  # noqa: BLE001 - retried at the next beat
-                    print(f"session-backup: lock heartbeat failed ({exc}); retrying.", file=sys.stderr, flush=True)
+                    print(
+                        f"session-backup: lock heartbeat failed ({exc}); retrying.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
         thread = threading.Thread(target=beat, name="bigquery-lock-heartbeat", daemon=True)
         thread.start()
@@ -212,7 +248,11 @@ class BigQueryLock:
 
 def _is_concurrent_update(exc: Exception) -> bool:
     message = str(exc).lower()
-    return "concurrent update" in message or "could not serialize" in message or "transaction conflict" in message
+    return (
+        "concurrent update" in message
+        or "could not serialize" in message
+        or "transaction conflict" in message
+    )
 
 
 def _env_number(name: str, default: float) -> float:
@@ -244,12 +284,17 @@ def bigquery_backup_lock(settings: Settings, wait: bool) -> Iterator[BigQueryLoc
 
     def announce(holder: Holder | None) -> None:
         who = holder.describe() if holder else "another run"
-        print(f"session-backup: waiting for the backup lock ({who}) ...", file=sys.stderr, flush=True)
+        print(
+            f"session-backup: waiting for the backup lock ({who}) ...", file=sys.stderr, flush=True
+        )
 
-    with lock.held(wait, _env_number("SESSION_BACKUP_BQ_LOCK_POLL_SECONDS", DEFAULT_POLL_SECONDS), announce):
+    with lock.held(
+        wait, _env_number("SESSION_BACKUP_BQ_LOCK_POLL_SECONDS", DEFAULT_POLL_SECONDS), announce
+    ):
         yield lock
     if lock.lost:
         raise BackupError(
             "The BigQuery backup lock expired during this run (heartbeats failed for longer than "
             "SESSION_BACKUP_BQ_LOCK_TTL_SECONDS) and another run may have overlapped with it: check "
-            "`session-backup status`, `dbt test` (the backup's invariant tests) and `session-backup verify --all`.")
+            "`session-backup status`, `dbt test` (the backup's invariant tests) and `session-backup verify --all`."
+        )

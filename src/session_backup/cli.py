@@ -16,18 +16,29 @@ from session_backup.config import load_settings
 from session_backup.declarations import load_declarations, project_hash_version
 from session_backup.errors import EXIT_PROBLEM
 
-__all__ = ["Context", "main", "pass_context", "run"]  # Context: for command modules written before cli_context
+__all__ = [
+    "Context",
+    "main",
+    "pass_context",
+    "run",
+]  # Context: for command modules written before cli_context
 
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="session-backup")
-@click.option("--project-dir", type=click.Path(file_okay=False), envvar="SESSION_BACKUP_PROJECT_DIR",
-              help="The session_backup dbt project (default: current directory).")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False),
+    envvar="SESSION_BACKUP_PROJECT_DIR",
+    help="The session_backup dbt project (default: current directory).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def main(click_context: click.Context, project_dir: str | None, as_json: bool, quiet: bool, debug: bool) -> None:
+def main(
+    click_context: click.Context, project_dir: str | None, as_json: bool, quiet: bool, debug: bool
+) -> None:
     """Back up every session of the optimization system into Head/History tables and
     restore any of them exactly.
 
@@ -42,7 +53,9 @@ def main(click_context: click.Context, project_dir: str | None, as_json: bool, q
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Only report whether the files are up to date (exit 1 if not).")
+@click.option(
+    "--check", is_flag=True, help="Only report whether the files are up to date (exit 1 if not)."
+)
 @pass_context
 def generate(ctx: Context, check: bool) -> None:
     """Write the dbt models of every declared table.
@@ -59,8 +72,10 @@ def generate(ctx: Context, check: bool) -> None:
     if check:
         to_write, stale = plan(ctx.settings.project_dir)
         changed = sorted(str(path) for path in list(to_write) + list(stale))
-        ctx.emit({"up_to_date": not changed, "changed": changed},
-                 "up to date" if not changed else "out of date: " + ", ".join(changed))
+        ctx.emit(
+            {"up_to_date": not changed, "changed": changed},
+            "up to date" if not changed else "out of date: " + ", ".join(changed),
+        )
         if changed:
             sys.exit(EXIT_PROBLEM)
         return
@@ -72,15 +87,25 @@ def generate(ctx: Context, check: bool) -> None:
 
 
 @main.command()
-@click.option("--wait", is_flag=True, help="If another backup is running, wait for it instead of stopping.")
-@click.option("--full-refresh", is_flag=True,
-              help="Rebuild working tables; Head, History and manifests are never dropped.")
+@click.option(
+    "--wait", is_flag=True, help="If another backup is running, wait for it instead of stopping."
+)
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild working tables; Head, History and manifests are never dropped.",
+)
 @click.option("--show-dbt", is_flag=True, help="Stream dbt's own log to the console.")
-@click.option("--check-invariants", is_flag=True,
-              help="Also run the tests that read all of History (Head keys unique, validity "
-                   "intervals disjoint, History append-only); `dbt test` runs them too.")
+@click.option(
+    "--check-invariants",
+    is_flag=True,
+    help="Also run the tests that read all of History (Head keys unique, validity "
+    "intervals disjoint, History append-only); `dbt test` runs them too.",
+)
 @pass_context
-def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_invariants: bool) -> None:
+def backup(
+    ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_invariants: bool
+) -> None:
     """Back up every succeeded session not backed up yet, for every declared table.
 
     One `dbt build` covers all pending sessions, set-based, whatever their number.
@@ -98,8 +123,12 @@ def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_i
     if not ctx.quiet:
         click.echo("running dbt build ...", err=True)
     result = run_backup(
-        ctx.settings, wait=wait, full_refresh=full_refresh, show_dbt=show_dbt,
-        check_invariants=check_invariants, on_wait=ctx.note,
+        ctx.settings,
+        wait=wait,
+        full_refresh=full_refresh,
+        show_dbt=show_dbt,
+        check_invariants=check_invariants,
+        on_wait=ctx.note,
     )
     with open_warehouse(ctx.settings) as warehouse:
         states = session_states(warehouse, load_declarations(ctx.settings.project_dir))
@@ -114,21 +143,50 @@ def backup(ctx: Context, wait: bool, full_refresh: bool, show_dbt: bool, check_i
 
 
 @main.command()
-@click.option("--session", "session_id",
-              help="The session to restore (or: --scope with --since/--until or --as-of, or --sessions-file).")
+@click.option(
+    "--session",
+    "session_id",
+    help="The session to restore (or: --scope with --since/--until or --as-of, or --sessions-file).",
+)
 @click.option("--scope", help="With --since/--until or --as-of: sessions of this scope.")
-@click.option("--since", help="With --scope: sessions that started at or after this time (ISO 8601, UTC).")
-@click.option("--until", help="With --scope: sessions that started before this time (ISO 8601, UTC).")
-@click.option("--sessions-file", type=click.Path(dir_okay=False), help="The sessions listed in this file, one id per line.")
-@click.option("--as-of", help="With --scope: the last backed-up session that started at or before this time.")
+@click.option(
+    "--since", help="With --scope: sessions that started at or after this time (ISO 8601, UTC)."
+)
+@click.option(
+    "--until", help="With --scope: sessions that started before this time (ISO 8601, UTC)."
+)
+@click.option(
+    "--sessions-file",
+    type=click.Path(dir_okay=False),
+    help="The sessions listed in this file, one id per line.",
+)
+@click.option(
+    "--as-of", help="With --scope: the last backed-up session that started at or before this time."
+)
 @click.option("--as-views", is_flag=True, help="Create views instead of tables (no copy).")
-@click.option("--table", "tables", multiple=True, help="A table to restore (repeatable; default: all).")
-@click.option("--into", "into_schema", required=True,
-              help="Schema (DuckDB) or dataset (BigQuery) to create the tables in; replaced if present.")
-@click.option("--allow-partial", is_flag=True,
-              help="If some declared table has no backup of the session, restore the others (default: refuse).")
+@click.option(
+    "--table", "tables", multiple=True, help="A table to restore (repeatable; default: all)."
+)
+@click.option(
+    "--into",
+    "into_schema",
+    required=True,
+    help="Schema (DuckDB) or dataset (BigQuery) to create the tables in; replaced if present.",
+)
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="If some declared table has no backup of the session, restore the others (default: refuse).",
+)
 @pass_context
-def restore(ctx: Context, session_id: str | None, tables: tuple[str, ...], into_schema: str, allow_partial: bool, **selection) -> None:
+def restore(
+    ctx: Context,
+    session_id: str | None,
+    tables: tuple[str, ...],
+    into_schema: str,
+    allow_partial: bool,
+    **selection,
+) -> None:
     """Materialize tables exactly as they were landed for one session.
 
     Every row, value and duplicate, with the landing's columns and types; all tables or none.
@@ -152,17 +210,26 @@ def restore(ctx: Context, session_id: str | None, tables: tuple[str, ...], into_
     if session_id is None or any(value not in (None, False) for value in selection.values()):
         from session_backup.cli_backtest import restore_selected
 
-        return restore_selected(ctx, session_id=session_id, tables=tables, into_schema=into_schema, **selection)
+        return restore_selected(
+            ctx, session_id=session_id, tables=tables, into_schema=into_schema, **selection
+        )
     from session_backup.cold import prepare_cold_reads
     from session_backup.restore import choose_tables, refuse_backup_schema
     from session_backup.restore import restore as restore_tables
     from session_backup.warehouse import open_warehouse
 
     refuse_backup_schema(ctx.settings, into_schema)  # before anything is written
-    prepare_cold_reads(ctx.settings, session_id, tables)  # pruned sessions refused; cold files checked/fetched
+    prepare_cold_reads(
+        ctx.settings, session_id, tables
+    )  # pruned sessions refused; cold files checked/fetched
     with open_warehouse(ctx.settings, read_only=False) as warehouse:
-        chosen = choose_tables(warehouse, session_id, tables, load_declarations(ctx.settings.project_dir),
-                               allow_partial=allow_partial)
+        chosen = choose_tables(
+            warehouse,
+            session_id,
+            tables,
+            load_declarations(ctx.settings.project_dir),
+            allow_partial=allow_partial,
+        )
         counts = restore_tables(warehouse, session_id, chosen, into_schema)
     ctx.emit(
         {"session_id": session_id, "into": into_schema, "tables": counts},
@@ -191,24 +258,37 @@ def verify(ctx: Context, session_id: str | None, verify_all: bool) -> None:
         raise click.UsageError("Give exactly one of --session ID or --all.")
     from session_backup.cold import prepare_cold_reads
 
-    prepare_cold_reads(ctx.settings, session_id)  # pruned sessions refused; cold files checked/fetched
+    prepare_cold_reads(
+        ctx.settings, session_id
+    )  # pruned sessions refused; cold files checked/fetched
     with open_warehouse(ctx.settings) as warehouse:
         entries = manifest_entries(warehouse, session_id)
         with ctx.progress(len(entries), "verifying") as bar:
             results = verify_entries(
-                warehouse, entries, project_hash_version(ctx.settings.project_dir),
+                warehouse,
+                entries,
+                project_hash_version(ctx.settings.project_dir),
                 on_progress=lambda: bar.update(1),
             )
     failed = [result for result in results if not result.ok]
     sessions = len({result.session_id for result in results})
-    lines = [f"verified {len(results)} table backups of {sessions} session(s): {len(failed)} mismatch(es)"]
+    lines = [
+        f"verified {len(results)} table backups of {sessions} session(s): {len(failed)} mismatch(es)"
+    ]
     for result in failed:
         lines.append(
             f"MISMATCH {result.session_id} {result.table}: "
             + (result.error or f"expected {result.expected}, got {result.actual}")
         )
-    ctx.emit({"checked": len(results), "sessions": sessions, "failed": [r.as_dict() for r in failed],
-              "ok": not failed}, "\n".join(lines))
+    ctx.emit(
+        {
+            "checked": len(results),
+            "sessions": sessions,
+            "failed": [r.as_dict() for r in failed],
+            "ok": not failed,
+        },
+        "\n".join(lines),
+    )
     if failed:
         sys.exit(EXIT_PROBLEM)
 
@@ -240,10 +320,15 @@ def status(ctx: Context, scope: str | None) -> None:
             f"{state['state']:<10} {state['tables_backed_up']}/{state['tables_declared']}"
         )
         if state["state"] == "partial":
-            lines.extend(f"    no backup of {table}: {reason}" for table, reason in state["missing_tables"].items())
+            lines.extend(
+                f"    no backup of {table}: {reason}"
+                for table, reason in state["missing_tables"].items()
+            )
     if last_run is not None and last_run.outcome != "succeeded":
-        lines.append(f"last backup run ({last_run.finished_at:%Y-%m-%d %H:%M:%S} UTC) {last_run.outcome}: "
-                     f"{last_run.error}")
+        lines.append(
+            f"last backup run ({last_run.finished_at:%Y-%m-%d %H:%M:%S} UTC) {last_run.outcome}: "
+            f"{last_run.error}"
+        )
     ctx.emit(states, "\n".join(lines))
 
 
@@ -260,7 +345,7 @@ def run() -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:
         if debug:
             raise
         click.echo(f"Error: {exc} (run with --debug for the traceback)", err=True)
@@ -268,18 +353,18 @@ def run() -> None:
 
 
 # Cold storage and retention commands live in their own module; they share Context with these.
-from session_backup.cli_tiering import prune, rehydrate, tier  # noqa: E402
+from session_backup.cli_tiering import prune, rehydrate, tier
 
 for _command in (tier, rehydrate, prune):
     main.add_command(_command)
 
 # Back-testing and explaining (export, diff, log) live in their own module too.
-from session_backup.cli_backtest import diff, export, log  # noqa: E402
+from session_backup.cli_backtest import diff, export, log
 
 for _command in (export, diff, log):
     main.add_command(_command)
 
 # The cost estimate (no warehouse needed) lives in its own module too.
-from session_backup.estimate import estimate_command  # noqa: E402
+from session_backup.estimate import estimate_command
 
 main.add_command(estimate_command, name="estimate")

@@ -31,19 +31,41 @@ def _refuse_pruned(warehouse, session_ids: list[str]) -> None:
         return
     relation = warehouse.backup_relation("backup_pruned_sessions")
     for start in range(0, len(session_ids), 1000):
-        params = {f"id{index}": value for index, value in enumerate(session_ids[start:start + 1000])}
+        params = {
+            f"id{index}": value for index, value in enumerate(session_ids[start : start + 1000])
+        }
         placeholders = ", ".join(warehouse.param(name) for name in params)
-        pruned = warehouse.query(f"select session_id from {relation} where session_id in ({placeholders}) limit 1",
-                                 **params)
+        pruned = warehouse.query(
+            f"select session_id from {relation} where session_id in ({placeholders}) limit 1",
+            **params,
+        )
         if pruned:
-            raise BackupError(f"Session {pruned[0][0]!r} was pruned by retention; it can no longer be restored.")
+            raise BackupError(
+                f"Session {pruned[0][0]!r} was pruned by retention; it can no longer be restored."
+            )
 
 
-def _selection(warehouse, *, session_id: str | None, scope: str | None, since: str | None, until: str | None,
-               sessions_file: str | None, as_of: str | None, tables: list[str]) -> tuple[list, dict]:
+def _selection(
+    warehouse,
+    *,
+    session_id: str | None,
+    scope: str | None,
+    since: str | None,
+    until: str | None,
+    sessions_file: str | None,
+    as_of: str | None,
+    tables: list[str],
+) -> tuple[list, dict]:
     """The sessions one of the selection forms names, and how they were chosen (for output)."""
-    given = [name for name, value in (("--session", session_id), ("--sessions-file", sessions_file),
-                                      ("--as-of", as_of)) if value is not None]
+    given = [
+        name
+        for name, value in (
+            ("--session", session_id),
+            ("--sessions-file", sessions_file),
+            ("--as-of", as_of),
+        )
+        if value is not None
+    ]
     if since is not None or until is not None:
         given.append("--since/--until")
     if len(given) > 1:
@@ -51,7 +73,9 @@ def _selection(warehouse, *, session_id: str | None, scope: str | None, since: s
     if (since is not None or until is not None or as_of is not None) and scope is None:
         raise click.UsageError("--since, --until and --as-of need --scope.")
     if scope is not None and (session_id is not None or sessions_file is not None):
-        raise click.UsageError("--scope goes with --since/--until or --as-of, not with --session or --sessions-file.")
+        raise click.UsageError(
+            "--scope goes with --since/--until or --as-of, not with --session or --sessions-file."
+        )
     if session_id is not None:
         return backtest.sessions_listed(warehouse, [session_id], tables), {"session_id": session_id}
     if sessions_file is not None:
@@ -65,15 +89,30 @@ def _selection(warehouse, *, session_id: str | None, scope: str | None, since: s
         start = backtest.parse_timestamp(since, "--since") if since is not None else None
         end = backtest.parse_timestamp(until, "--until") if until is not None else None
         found = backtest.sessions_between(warehouse, scope, start, end, tables)
-        return found, {"scope": scope, "since": None if start is None else str(start),
-                       "until": None if end is None else str(end)}
-    raise click.UsageError("Name the sessions: --session ID, --sessions-file F, --scope S [--since T1] [--until T2], "
-                           "or --scope S --as-of T.")
+        return found, {
+            "scope": scope,
+            "since": None if start is None else str(start),
+            "until": None if end is None else str(end),
+        }
+    raise click.UsageError(
+        "Name the sessions: --session ID, --sessions-file F, --scope S [--since T1] [--until T2], "
+        "or --scope S --as-of T."
+    )
 
 
-def restore_selected(ctx: Context, *, session_id: str | None, tables: tuple[str, ...], into_schema: str,
-                     scope: str | None, since: str | None, until: str | None, sessions_file: str | None,
-                     as_of: str | None, as_views: bool) -> None:
+def restore_selected(
+    ctx: Context,
+    *,
+    session_id: str | None,
+    tables: tuple[str, ...],
+    into_schema: str,
+    scope: str | None,
+    since: str | None,
+    until: str | None,
+    sessions_file: str | None,
+    as_of: str | None,
+    as_views: bool,
+) -> None:
     """`restore` with a session set, a point in time or --as-views: one table (or view) per
     landing table in landing layout, session_id telling the sessions apart."""
     from session_backup.warehouse import open_warehouse
@@ -92,32 +131,57 @@ def restore_selected(ctx: Context, *, session_id: str | None, tables: tuple[str,
         chosen = list(dict.fromkeys(tables)) or [table.name for table in declared]
         for name in chosen:
             if name not in by_name:
-                raise BackupError(f"Table {name!r} is not declared for backup (declared: {', '.join(sorted(by_name))}).")
+                raise BackupError(
+                    f"Table {name!r} is not declared for backup (declared: {', '.join(sorted(by_name))})."
+                )
     else:
         chosen = backtest.history_tables(declared, tables)
     with open_warehouse(ctx.settings) as warehouse:
-        sessions, how = _selection(warehouse, session_id=session_id, scope=scope, since=since, until=until,
-                                   sessions_file=sessions_file, as_of=as_of, tables=chosen)
+        sessions, how = _selection(
+            warehouse,
+            session_id=session_id,
+            scope=scope,
+            since=since,
+            until=until,
+            sessions_file=sessions_file,
+            as_of=as_of,
+            tables=chosen,
+        )
     ids = [session.session_id for session in sessions]
     if "picked" in how:
         picked = sessions[0]
-        ctx.note(f"as of {how['as_of']}: session {picked.session_id!r} (started {picked.started_at})")
+        ctx.note(
+            f"as of {how['as_of']}: session {picked.session_id!r} (started {picked.started_at})"
+        )
     _prepare_cold_reads(ctx, ids, chosen)
     with open_warehouse(ctx.settings, read_only=False) as warehouse:
         _refuse_pruned(warehouse, ids)
         if single:
-            sources = {table: backtest.single_restore_source(warehouse, table, ids[0]) for table in chosen}
+            sources = {
+                table: backtest.single_restore_source(warehouse, table, ids[0]) for table in chosen
+            }
         else:
-            sources = {table: backtest.restore_source(warehouse, table, sessions) for table in chosen}
-        ctx.note(f"restoring {len(chosen)} table(s) of {len(ids)} session(s) into {into_schema} ...")
+            sources = {
+                table: backtest.restore_source(warehouse, table, sessions) for table in chosen
+            }
+        ctx.note(
+            f"restoring {len(chosen)} table(s) of {len(ids)} session(s) into {into_schema} ..."
+        )
         counts = backtest.materialize(warehouse, sources, into_schema, as_views)
     kind = "view" if as_views else "table"
-    payload = {**how, "into": into_schema, "kind": kind, "sessions": [session.as_dict() for session in sessions],
-               "tables": counts}
+    payload = {
+        **how,
+        "into": into_schema,
+        "kind": kind,
+        "sessions": [session.as_dict() for session in sessions],
+        "tables": counts,
+    }
     lines = []
     if "picked" in how:
-        lines.append(f"picked session {sessions[0].session_id} (started {sessions[0].started_at}) "
-                     f"as of {how['as_of']}")
+        lines.append(
+            f"picked session {sessions[0].session_id} (started {sessions[0].started_at}) "
+            f"as of {how['as_of']}"
+        )
     for table, rows in counts.items():
         described = f"{rows} rows" if rows is not None else "view"
         lines.append(f"{into_schema}.{table}: {described} ({len(ids)} session(s))")
@@ -129,10 +193,20 @@ _SELECTION_OPTIONS = [
     click.option("--scope", help="The scope of --since/--until or --as-of."),
     click.option("--since", help="Sessions that started at or after this time (ISO, UTC)."),
     click.option("--until", help="Sessions that started before this time (ISO, UTC)."),
-    click.option("--sessions-file", type=click.Path(dir_okay=False),
-                 help="A file with one session id per line."),
-    click.option("--as-of", help="The last backed-up session of --scope that started at or before this time."),
-    click.option("--table", "tables", multiple=True, help="A table (repeatable; default: every History table)."),
+    click.option(
+        "--sessions-file",
+        type=click.Path(dir_okay=False),
+        help="A file with one session id per line.",
+    ),
+    click.option(
+        "--as-of", help="The last backed-up session of --scope that started at or before this time."
+    ),
+    click.option(
+        "--table",
+        "tables",
+        multiple=True,
+        help="A table (repeatable; default: every History table).",
+    ),
 ]
 
 
@@ -144,11 +218,19 @@ def _selection_options(command):
 
 @click.command("export")
 @_selection_options
-@click.option("--format", "file_format", type=click.Choice(["parquet"]), default="parquet", show_default=True,
-              help="File format.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["parquet"]),
+    default="parquet",
+    show_default=True,
+    help="File format.",
+)
 @click.option("--out", required=True, help="A folder, or gs://bucket/prefix.")
 @pass_context
-def export(ctx: Context, session_id, scope, since, until, sessions_file, as_of, tables, file_format, out) -> None:
+def export(
+    ctx: Context, session_id, scope, since, until, sessions_file, as_of, tables, file_format, out
+) -> None:
     """Write sessions as Parquet files a back-test runner reads directly.
 
     One file per table and session, in landing layout (session_id and the table's columns),
@@ -166,19 +248,43 @@ def export(ctx: Context, session_id, scope, since, until, sessions_file, as_of, 
 
     chosen = backtest.history_tables(load_declarations(ctx.settings.project_dir), tables)
     with open_warehouse(ctx.settings) as warehouse:
-        sessions, how = _selection(warehouse, session_id=session_id, scope=scope, since=since, until=until,
-                                   sessions_file=sessions_file, as_of=as_of, tables=chosen)
+        sessions, how = _selection(
+            warehouse,
+            session_id=session_id,
+            scope=scope,
+            since=since,
+            until=until,
+            sessions_file=sessions_file,
+            as_of=as_of,
+            tables=chosen,
+        )
         if "picked" in how:
-            ctx.note(f"as of {how['as_of']}: session {sessions[0].session_id!r} (started {sessions[0].started_at})")
+            ctx.note(
+                f"as of {how['as_of']}: session {sessions[0].session_id!r} (started {sessions[0].started_at})"
+            )
         _refuse_pruned(warehouse, [session.session_id for session in sessions])
     _prepare_cold_reads(ctx, [session.session_id for session in sessions], chosen)
-    with open_warehouse(ctx.settings) as warehouse, ctx.progress(len(sessions) * len(chosen), "exporting") as bar:
-        manifest = backtest.export_sessions(warehouse, sessions, chosen, out, on_progress=bar.update)
+    with (
+        open_warehouse(ctx.settings) as warehouse,
+        ctx.progress(len(sessions) * len(chosen), "exporting") as bar,
+    ):
+        manifest = backtest.export_sessions(
+            warehouse, sessions, chosen, out, on_progress=bar.update
+        )
     rows = sum(entry["row_count"] for entry in manifest["files"])
-    ctx.emit({**how, "out": out, "manifest": manifest["location"], "files": len(manifest["files"]), "rows": rows,
-              "sessions": len(sessions), "tables": chosen},
-             f"{len(manifest['files'])} file(s), {rows} rows of {len(sessions)} session(s) written to {out}; "
-             f"manifest: {manifest['location']}")
+    ctx.emit(
+        {
+            **how,
+            "out": out,
+            "manifest": manifest["location"],
+            "files": len(manifest["files"]),
+            "rows": rows,
+            "sessions": len(sessions),
+            "tables": chosen,
+        },
+        f"{len(manifest['files'])} file(s), {rows} rows of {len(sessions)} session(s) written to {out}; "
+        f"manifest: {manifest['location']}",
+    )
 
 
 def _format_values(values: dict | None) -> str:
@@ -188,9 +294,15 @@ def _format_values(values: dict | None) -> str:
 
 
 @click.command("diff")
-@click.option("--from", "from_id", required=True, help="The session to compare from (the 'old' side).")
-@click.option("--to", "to_id", required=True, help="The session to compare to (the 'new' side); either order.")
-@click.option("--table", "tables", multiple=True, help="A table (repeatable; default: every History table).")
+@click.option(
+    "--from", "from_id", required=True, help="The session to compare from (the 'old' side)."
+)
+@click.option(
+    "--to", "to_id", required=True, help="The session to compare to (the 'new' side); either order."
+)
+@click.option(
+    "--table", "tables", multiple=True, help="A table (repeatable; default: every History table)."
+)
 @click.option("--summary", is_flag=True, help="Only the counts per table.")
 @pass_context
 def diff(ctx: Context, from_id: str, to_id: str, tables: tuple[str, ...], summary: bool) -> None:
@@ -218,13 +330,20 @@ def diff(ctx: Context, from_id: str, to_id: str, tables: tuple[str, ...], summar
             entry.pop("rows")
     lines = [f"diff {from_id} -> {to_id} (scope {result['scope']})"]
     for table, entry in result["tables"].items():
-        lines.append(f"{table}: {entry['added']} added, {entry['removed']} removed, {entry['changed']} changed")
+        lines.append(
+            f"{table}: {entry['added']} added, {entry['removed']} removed, {entry['changed']} changed"
+        )
         for row in entry.get("rows", []):
             if not entry["keyed"]:
                 marker = {"added": "+", "removed": "-", "changed": "~"}[row["change"]]
-                lines.append(f"  {marker} ({_format_values(row['row'])}) x{row['old_count']} -> x{row['new_count']}")
+                lines.append(
+                    f"  {marker} ({_format_values(row['row'])}) x{row['old_count']} -> x{row['new_count']}"
+                )
             elif row["change"] == "changed":
-                changes = ", ".join(f"{name}: {row['old'][name]!r} -> {row['new'][name]!r}" for name in row["changed_columns"])
+                changes = ", ".join(
+                    f"{name}: {row['old'][name]!r} -> {row['new'][name]!r}"
+                    for name in row["changed_columns"]
+                )
                 lines.append(f"  ~ {_format_values(row['key'])}: {changes}")
             elif row["change"] == "added":
                 lines.append(f"  + {_format_values(row['key'])}: {_format_values(row['new'])}")
@@ -247,7 +366,12 @@ def _key_values(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("log")
 @click.option("--table", "table", required=True, help="The table.")
-@click.option("--key", "key_pairs", multiple=True, help="column=value (repeatable; every key column of the table).")
+@click.option(
+    "--key",
+    "key_pairs",
+    multiple=True,
+    help="column=value (repeatable; every key column of the table).",
+)
 @click.option("--scope", help="Only this scope.")
 @pass_context
 def log(ctx: Context, table: str, key_pairs: tuple[str, ...], scope: str | None) -> None:
@@ -270,8 +394,14 @@ def log(ctx: Context, table: str, key_pairs: tuple[str, ...], scope: str | None)
     lines = [f"{len(versions)} version(s) of {table} where {_format_values(values)}"]
     for version in versions:
         landing = {name: value for name, value in version.items() if not name.startswith("backup_")}
-        until = (f"until {version['backup_last_session_id']} ({version['backup_last_session_at']})"
-                 + ("" if version["backup_is_current"] else f", replaced in {version['backup_valid_to_session_id']}"))
+        until = (
+            f"until {version['backup_last_session_id']} ({version['backup_last_session_at']})"
+            + (
+                ""
+                if version["backup_is_current"]
+                else f", replaced in {version['backup_valid_to_session_id']}"
+            )
+        )
         lines.append(
             f"[{version['backup_scope']}] from {version['backup_valid_from_session_id']} "
             f"({version['backup_valid_from_at']}) {until}; {version['backup_session_count']} session(s)"

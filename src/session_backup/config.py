@@ -56,7 +56,9 @@ def load_settings(project_dir: str | Path | None = None) -> Settings:
         landing_db=_path(root, env.get("SESSION_BACKUP_LANDING_DB", "data/landing.duckdb")),
         cold_root=cold_root,
         # DuckDB: the profile's fixed schema; BigQuery: the dataset the profile reads from env.
-        backup_schema=env.get("SESSION_BACKUP_BQ_DATASET", "backup") if target == "bigquery" else "backup",
+        backup_schema=env.get("SESSION_BACKUP_BQ_DATASET", "backup")
+        if target == "bigquery"
+        else "backup",
         bigquery_project=env.get("SESSION_BACKUP_BQ_PROJECT", ""),
         bigquery_location=env.get("SESSION_BACKUP_BQ_LOCATION", "US"),
         landing_dataset=env.get("SESSION_BACKUP_LANDING_SCHEMA", "landing"),

@@ -35,7 +35,9 @@ def load_declarations(project_dir: Path) -> list[TableDeclaration]:
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as exc:
-        raise BackupError(f"{path} not found: is --project-dir the session_backup project?") from exc
+        raise BackupError(
+            f"{path} not found: is --project-dir the session_backup project?"
+        ) from exc
     except yaml.YAMLError as exc:
         raise BackupError(f"{path} is not valid YAML: {exc}") from exc
     declarations = []
@@ -65,7 +67,9 @@ def _parse(path: Path, name: object, backup: object) -> TableDeclaration:
         raise BackupError(f"{where}: meta.backup.key must be a list of column names.")
     strategy = backup.get("strategy", "history")
     if strategy not in STRATEGIES:
-        raise BackupError(f"{where}: unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}.")
+        raise BackupError(
+            f"{where}: unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}."
+        )
     checkpoint_every = backup.get("checkpoint_every", 10)
     if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
         raise BackupError(f"{where}: checkpoint_every must be a positive integer.")

@@ -25,7 +25,9 @@ def _list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(repr(value) for value in values) + "]"
 
 
-def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDeclaration]) -> dict[Path, str]:
+def _history_strategy_models(
+    table: TableDeclaration, all_tables: list[TableDeclaration]
+) -> dict[Path, str]:
     name = table.name
     # The macros render SQL only at execution time, so the inputs are declared up front.
     inputs = (
@@ -34,6 +36,7 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
         "-- depends_on: {{ ref('backup_manifest') }}\n"
         "-- depends_on: {{ ref('backup_layouts') }}\n"
     )
+
     # History and Head nodes only keep their table's shape; backup_commit writes them.
     def backup_table(partition: str) -> str:
         return (
@@ -66,9 +69,7 @@ def _history_strategy_models(table: TableDeclaration, all_tables: list[TableDecl
         ),
         TABLES_DIR / f"_{name}__models.yml": _history_properties(table),
         TABLES_DIR / f"head_{name}.sql": (
-            HEADER
-            + backup_table("")
-            + f"{{{{ session_backup.head_model('{name}') }}}}\n"
+            HEADER + backup_table("") + f"{{{{ session_backup.head_model('{name}') }}}}\n"
         ),
     }
 
@@ -140,7 +141,9 @@ def _append_strategy_models(table: TableDeclaration, macro: str) -> dict[Path, s
     }
 
 
-def _full_strategy_models(table: TableDeclaration, all_tables: list[TableDeclaration]) -> dict[Path, str]:
+def _full_strategy_models(
+    table: TableDeclaration, all_tables: list[TableDeclaration]
+) -> dict[Path, str]:
     return _append_strategy_models(table, "full_model")
 
 
@@ -150,7 +153,9 @@ def _change_log_strategy_models(
     return _append_strategy_models(table, "change_log_model")
 
 
-def _snapshot_strategy_models(table: TableDeclaration, all_tables: list[TableDeclaration]) -> dict[Path, str]:
+def _snapshot_strategy_models(
+    table: TableDeclaration, all_tables: list[TableDeclaration]
+) -> dict[Path, str]:
     """The dbt snapshot baseline: one snapshot per table, one pending session per run."""
     name = table.name
     if table.is_keyless:
@@ -229,7 +234,8 @@ def _columns(table: TableDeclaration, described: dict[str, str]) -> str:
     return "".join(
         f"      - name: {name}\n        description: {json.dumps(text)}\n"
         for name, text in described.items()
-        if table.is_keyless or name not in ("backup_row_hash", "backup_row_check_hash", "backup_row_count")
+        if table.is_keyless
+        or name not in ("backup_row_hash", "backup_row_check_hash", "backup_row_count")
     )
 
 
@@ -242,7 +248,11 @@ def _commit_properties(tables: list[TableDeclaration]) -> str:
         f"          arguments: {{table_name: {table.name}}}\n"
         "          config: {tags: [backup_invariant]}\n"
         for table in tables
-        for test in ("head_identity_is_unique", "validity_does_not_overlap", "history_matches_manifest")
+        for test in (
+            "head_identity_is_unique",
+            "validity_does_not_overlap",
+            "history_matches_manifest",
+        )
     )
     return (
         f"{YAML_HEADER}"

@@ -50,9 +50,13 @@ def backed_up_tables(warehouse: Warehouse, session_id: str) -> list[str]:
     manifest = warehouse.backup_relation("backup_manifest")
     sessions = warehouse.backup_relation("backup_sessions")
     p = warehouse.param("session_id")
-    known = warehouse.query(f"select count(*) from {sessions} where session_id = {p}", session_id=session_id)
+    known = warehouse.query(
+        f"select count(*) from {sessions} where session_id = {p}", session_id=session_id
+    )
     if known[0][0] == 0:
-        raise BackupError(f"Session {session_id!r} is not in the backup (see `session-backup status`).")
+        raise BackupError(
+            f"Session {session_id!r} is not in the backup (see `session-backup status`)."
+        )
     rows = warehouse.query(
         f"select table_name from {manifest} where session_id = {p} order by table_name",
         session_id=session_id,
@@ -90,10 +94,14 @@ def choose_tables(
     reasons = "; ".join(f"{table}: {reason}" for table, reason in sorted(missing.items()))
     rest = [table for table in wanted if table in available]
     if requested:
-        raise ProblemFound(f"Session {session_id!r} has no backup of {', '.join(sorted(missing))} ({reasons}). "
-                           "Nothing was restored.")
+        raise ProblemFound(
+            f"Session {session_id!r} has no backup of {', '.join(sorted(missing))} ({reasons}). "
+            "Nothing was restored."
+        )
     if not rest:
-        raise ProblemFound(f"No table of session {session_id!r} is backed up ({reasons}). Nothing was restored.")
+        raise ProblemFound(
+            f"No table of session {session_id!r} is backed up ({reasons}). Nothing was restored."
+        )
     if allow_partial:
         return rest
     raise ProblemFound(
@@ -102,7 +110,9 @@ def choose_tables(
     )
 
 
-def _missing_reasons(warehouse: Warehouse, session_id: str, declared: list[TableDeclaration]) -> dict[str, str]:
+def _missing_reasons(
+    warehouse: Warehouse, session_id: str, declared: list[TableDeclaration]
+) -> dict[str, str]:
     from session_backup.status import missing_tables
 
     sessions = warehouse.backup_relation("backup_sessions")
@@ -151,7 +161,9 @@ def manifest_entries(warehouse: Warehouse, session_id: str | None) -> list[tuple
     where = ""
     params = {}
     if session_id is not None:
-        backed_up_tables(warehouse, session_id)  # an unknown session is an error, not "nothing to do"
+        backed_up_tables(
+            warehouse, session_id
+        )  # an unknown session is an error, not "nothing to do"
         where = f"where manifest.session_id = {warehouse.param('session_id')}"
         params["session_id"] = session_id
     return warehouse.query(
@@ -173,10 +185,17 @@ def verify(
     for session_id, table, row_count, low, high, written_with in entries:
         expected = (int(row_count), int(low), int(high))
         if written_with != hash_version:
-            results.append(VerifyResult(
-                session_id, table, False, expected, None,
-                f"checksum written with hash version {written_with!r}, this project hashes with "
-                f"{hash_version!r}: it cannot be compared (restores are unaffected)"))
+            results.append(
+                VerifyResult(
+                    session_id,
+                    table,
+                    False,
+                    expected,
+                    None,
+                    f"checksum written with hash version {written_with!r}, this project hashes with "
+                    f"{hash_version!r}: it cannot be compared (restores are unaffected)",
+                )
+            )
             on_progress()
             continue
         try:

@@ -7,7 +7,9 @@ from session_backup.run_log import BackupRun, last_runs
 from session_backup.warehouse import Warehouse
 
 
-def session_states(warehouse: Warehouse, declared: list[TableDeclaration], scope: str | None = None) -> list[dict]:
+def session_states(
+    warehouse: Warehouse, declared: list[TableDeclaration], scope: str | None = None
+) -> list[dict]:
     """One row per session known to landing or to the backup.
 
     state: backed_up (every table declared today has it), partial, pending (succeeded, not yet
@@ -59,7 +61,16 @@ def session_states(warehouse: Warehouse, declared: list[TableDeclaration], scope
 
     pruned = pruned_session_ids(warehouse)  # retention (`prune`) made them unrestorable
     states = []
-    for session_id, scope_value, started_at, status, seq, table_count, row_count, in_landing in rows:
+    for (
+        session_id,
+        scope_value,
+        started_at,
+        status,
+        seq,
+        table_count,
+        row_count,
+        in_landing,
+    ) in rows:
         if session_id in pruned:
             state = "pruned"
         elif status != "succeeded":
@@ -91,7 +102,9 @@ def session_states(warehouse: Warehouse, declared: list[TableDeclaration], scope
     return states
 
 
-def missing_tables(warehouse: Warehouse, declared: list[TableDeclaration], states: list[dict]) -> list[dict[str, str]]:
+def missing_tables(
+    warehouse: Warehouse, declared: list[TableDeclaration], states: list[dict]
+) -> list[dict[str, str]]:
     """For each session (a dict with session_id, scope, session_seq), the declared tables it has
     no backup of, each with the reason: not backed up yet (or the last run's error), declared
     after the session, or missing between backed-up sessions.
@@ -151,7 +164,9 @@ def not_backed_up_yet(last_run: BackupRun | None) -> str:
     )
 
 
-def _sessions_at(warehouse: Warehouse, positions: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+def _sessions_at(
+    warehouse: Warehouse, positions: set[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
     """Session ids at (scope, seq) positions: the few first sessions of each table's backup."""
     sessions = warehouse.backup_relation("backup_sessions")
     found = {}
@@ -159,7 +174,8 @@ def _sessions_at(warehouse: Warehouse, positions: set[tuple[str, int]]) -> dict[
         rows = warehouse.query(
             f"select session_id from {sessions} where scope = {warehouse.param('scope')} "
             f"and session_seq = {warehouse.param('seq')}",
-            scope=scope, seq=seq,
+            scope=scope,
+            seq=seq,
         )
         if rows:
             found[(scope, seq)] = rows[0][0]
@@ -173,6 +189,7 @@ def _backed_up_seqs(warehouse: Warehouse, scope: str, table: str) -> set[int]:
         f"select claimed.session_seq from {manifest} as manifest inner join {sessions} as claimed "
         f"on manifest.session_id = claimed.session_id where claimed.scope = {warehouse.param('scope')} "
         f"and manifest.table_name = {warehouse.param('table')}",
-        scope=scope, table=table,
+        scope=scope,
+        table=table,
     )
     return {int(row[0]) for row in rows}

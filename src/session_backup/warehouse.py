@@ -51,7 +51,9 @@ class Warehouse:
     def relation_exists(self, name: str) -> bool:
         raise NotImplementedError
 
-    def restore_tables(self, session_id: str, tables: list[str], into_schema: str) -> dict[str, int]:
+    def restore_tables(
+        self, session_id: str, tables: list[str], into_schema: str
+    ) -> dict[str, int]:
         raise NotImplementedError
 
     def session_projection(self, session_id: str, table: str) -> str:
@@ -127,7 +129,9 @@ class DuckDBWarehouse(Warehouse):
         )
         return rows[0][0] > 0
 
-    def restore_tables(self, session_id: str, tables: list[str], into_schema: str) -> dict[str, int]:
+    def restore_tables(
+        self, session_id: str, tables: list[str], into_schema: str
+    ) -> dict[str, int]:
         """All tables or none: one transaction."""
         import duckdb
 
@@ -144,7 +148,9 @@ class DuckDBWarehouse(Warehouse):
                     f"from {self.function_call('restore_' + table, '$session_id')}",
                     {"session_id": session_id},
                 )
-                counts[table] = self.connection.execute(f"select count(*) from {target}").fetchone()[0]
+                counts[table] = self.connection.execute(
+                    f"select count(*) from {target}"
+                ).fetchone()[0]
             self.connection.execute("commit")
         except duckdb.Error as exc:
             self.connection.execute("rollback")
@@ -204,7 +210,9 @@ class DatabaseBusy(BackupError):
 
 # A restore function's body names its tables catalog.schema.table, the catalog being the name
 # the file had when dbt last wrote the functions (dbt-duckdb names it after the file's stem).
-_CATALOG_REFERENCE = r'(?P<catalog>"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.(?:"{schema}"|{schema})\.'
+_CATALOG_REFERENCE = (
+    r'(?P<catalog>"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.(?:"{schema}"|{schema})\.'
+)
 
 
 def _catalog_named_by_functions(connection, schema: str) -> str | None:
@@ -241,7 +249,9 @@ def connect_backup_file(path: Path, schema: str, read_only: bool):
     connection = duckdb.connect(":memory:")
     mode = " (read_only)" if read_only else ""
     try:
-        connection.execute(f"attach {_duckdb_string(str(path))} as {_duckdb_identifier(named)}{mode}")
+        connection.execute(
+            f"attach {_duckdb_string(str(path))} as {_duckdb_identifier(named)}{mode}"
+        )
     except duckdb.Error as exc:
         connection.close()
         holder = lock_holder(str(exc))
@@ -322,7 +332,9 @@ class BigQueryWarehouse(Warehouse):
 
         config = bigquery.QueryJobConfig(query_parameters=self._parameters(params))
         try:
-            return [tuple(row.values()) for row in self.client.query(sql, job_config=config).result()]
+            return [
+                tuple(row.values()) for row in self.client.query(sql, job_config=config).result()
+            ]
         except Exception as exc:  # the client raises many types; all mean the same to a user
             raise _translate_error(exc) from exc
 
@@ -368,7 +380,9 @@ class BigQueryWarehouse(Warehouse):
         )
         return (found[0][0], found[0][1]) if found else None
 
-    def restore_call(self, table: str, session_id: str, position=None) -> tuple[str, dict[str, Any]]:
+    def restore_call(
+        self, table: str, session_id: str, position=None
+    ) -> tuple[str, dict[str, Any]]:
         """The FROM clause and parameters that restore one table of a session, reading as few
         bytes as BigQuery allows: restore_<t>_pruned with the session's scope and start date
         (`position`) as query parameters (constants, so clustering and partition pruning
@@ -377,10 +391,14 @@ class BigQueryWarehouse(Warehouse):
         params: dict[str, Any] = {"session_id": session_id}
         if position is not None and self.routine_exists(f"restore_{table}_pruned"):
             params.update(scope=position[0], closed_since=position[1])
-            return self.function_call(f"restore_{table}_pruned", "@session_id, @scope, @closed_since"), params
+            return self.function_call(
+                f"restore_{table}_pruned", "@session_id, @scope, @closed_since"
+            ), params
         return self.function_call(f"restore_{table}", "@session_id"), params
 
-    def restore_tables(self, session_id: str, tables: list[str], into_schema: str) -> dict[str, int]:
+    def restore_tables(
+        self, session_id: str, tables: list[str], into_schema: str
+    ) -> dict[str, int]:
         """BigQuery DDL cannot sit in a transaction: on any failure, drop what this call made."""
         from google.cloud import bigquery
 
@@ -396,7 +414,10 @@ class BigQueryWarehouse(Warehouse):
                 target = f"`{self.project}`.`{into}`.`{table}`"
                 source, params = self.restore_call(table, session_id, position)
                 projection = self.session_projection(session_id, table)
-                self.query(f"create or replace table {target} as select {projection} from {source}", **params)
+                self.query(
+                    f"create or replace table {target} as select {projection} from {source}",
+                    **params,
+                )
                 made.append(f"{self.project}.{into}.{table}")
                 # A bare count(*) reads no column: 0 bytes processed.
                 counts[table] = self.query(f"select count(*) from {target}")[0][0]
@@ -414,7 +435,9 @@ def open_warehouse(settings: Settings, read_only: bool = True) -> Iterator[Wareh
     elif settings.target == "bigquery":
         warehouse = BigQueryWarehouse(settings)
     else:
-        raise BackupError(f"Unknown SESSION_BACKUP_TARGET {settings.target!r}: use duckdb or bigquery.")
+        raise BackupError(
+            f"Unknown SESSION_BACKUP_TARGET {settings.target!r}: use duckdb or bigquery."
+        )
     try:
         yield warehouse
     finally:

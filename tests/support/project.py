@@ -7,9 +7,10 @@ import os
 import shutil
 import struct
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import yaml
@@ -42,7 +43,9 @@ def copy_project(destination: Path, declarations: dict[str, dict]) -> Path:
 
 
 def write_declarations(project: Path, declarations: dict[str, dict]) -> None:
-    source = yaml.safe_load((REPO / "models/landing/_landing__sources.yml").read_text())["sources"][0]
+    source = yaml.safe_load((REPO / "models/landing/_landing__sources.yml").read_text())["sources"][
+        0
+    ]
     tables = [{"name": "sessions"}]
     for name, backup in declarations.items():
         tables.append({"name": name, "meta": {"backup": backup}})
@@ -105,8 +108,12 @@ class Deployment:
 
     def sessions(self) -> list[str]:
         with self.backup_connection() as connection:
-            return [row[0] for row in connection.execute(
-                "select session_id from backup.backup.backup_sessions order by scope, session_seq").fetchall()]
+            return [
+                row[0]
+                for row in connection.execute(
+                    "select session_id from backup.backup.backup_sessions order by scope, session_seq"
+                ).fetchall()
+            ]
 
 
 def canonical(value: Any) -> Any:
@@ -126,30 +133,44 @@ def multiset(rows: list[tuple]) -> Counter:
     return Counter(tuple(canonical(value) for value in row) for row in rows)
 
 
-def assert_restores_exactly(deployment: Deployment, tables: list[str], sessions: list[str] | None = None) -> int:
+def assert_restores_exactly(
+    deployment: Deployment, tables: list[str], sessions: list[str] | None = None
+) -> int:
     """Every table of every session equals landing as a multiset, value by value. Returns
     the number of (session, table) pairs compared."""
     compared = 0
     with deployment.backup_connection() as connection:
         for session_id in sessions or deployment.sessions():
             for table in tables:
-                landing_columns = [row[0] for row in connection.execute(
-                    "select column_name from information_schema.columns where table_catalog = 'landing' "
-                    "and table_name = ? order by ordinal_position", [table]).fetchall()]
+                landing_columns = [
+                    row[0]
+                    for row in connection.execute(
+                        "select column_name from information_schema.columns where table_catalog = 'landing' "
+                        "and table_name = ? order by ordinal_position",
+                        [table],
+                    ).fetchall()
+                ]
                 restored = connection.execute(
-                    f"select * from backup.backup.restore_{table}(?)", [session_id])
+                    f"select * from backup.backup.restore_{table}(?)", [session_id]
+                )
                 restored_columns = [description[0] for description in restored.description]
                 restored_rows = restored.fetchall()
                 restored_types = [str(description[1]) for description in restored.description]
                 expected = connection.execute(
-                    f'select * from landing.main."{table}" where session_id = ?', [session_id])
+                    f'select * from landing.main."{table}" where session_id = ?', [session_id]
+                )
                 expected_types = [str(description[1]) for description in expected.description]
                 expected_rows = expected.fetchall()
-                assert restored_columns == landing_columns, (table, restored_columns, landing_columns)
+                assert restored_columns == landing_columns, (
+                    table,
+                    restored_columns,
+                    landing_columns,
+                )
                 assert restored_types == expected_types, (table, restored_types, expected_types)
                 assert multiset(restored_rows) == multiset(expected_rows), (
                     f"{table} of {session_id}: restored {len(restored_rows)} rows, landed {len(expected_rows)}; "
                     f"missing {list((multiset(expected_rows) - multiset(restored_rows)).items())[:3]}, "
-                    f"extra {list((multiset(restored_rows) - multiset(expected_rows)).items())[:3]}")
+                    f"extra {list((multiset(restored_rows) - multiset(expected_rows)).items())[:3]}"
+                )
                 compared += 1
     return compared

@@ -1,4 +1,5 @@
 """Shared helpers for the emulator probes (not a test module)."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001
             msg = getattr(exc, "message", None) or str(exc)
             msg = " ".join(str(msg).split())[:400]
-            self.rows.append({"feature": name, "status": "ERROR", "detail": f"{type(exc).__name__}: {msg}"})
+            self.rows.append(
+                {"feature": name, "status": "ERROR", "detail": f"{type(exc).__name__}: {msg}"}
+            )
             if os.environ.get("PROBE_TRACE"):
                 traceback.print_exc()
         else:
@@ -34,7 +37,11 @@ class Recorder:
                 status = "ok"
             else:
                 status = "ok" if got == expect else "DIFF"
-            detail = repr(got)[:400] if expect is None or got == expect else f"got {got!r} expected {expect!r}"[:400]
+            detail = (
+                repr(got)[:400]
+                if expect is None or got == expect
+                else f"got {got!r} expected {expect!r}"[:400]
+            )
             self.rows.append({"feature": name, "status": status, "detail": detail})
         r = self.rows[-1]
         print(f"[{r['status']:5}] {r['feature']}: {r['detail']}", flush=True)
