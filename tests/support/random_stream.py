@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from support.project import Deployment, multiset
+from support.project import Deployment, canonical, multiset
 
 # Column names a real landing can carry. DuckDB (like BigQuery) folds case when it checks for
 # duplicate column names, so "Amount" and "amount" cannot share a table: the stream puts them in
@@ -479,6 +479,37 @@ class RestoreChecker:
                 ).fetchall()
             }
 
+    def _landed_columns_of(
+        self, session_id: str, table: str, restored: Restored
+    ) -> tuple[Restored, str | None]:
+        """A SQL table function has one result shape, so `restore_<t>()` returns the table's
+        newest stored layout (docs/decisions/0005): columns added to landing after the session
+        come back NULL. Those, and only those, are dropped before comparing; the CLI restore
+        must return exactly the session's own columns."""
+        landed = self.landing.sessions[session_id].tables[table].columns
+        later = {column.name for column in self.landing.tables[table].all_columns} - set(landed)
+        extra = [index for index, name in enumerate(restored.columns) if name not in landed]
+        if not extra:
+            return restored, None
+        where = f"sql {table} of {session_id!r}"
+        unexpected = [
+            restored.columns[index] for index in extra if restored.columns[index] not in later
+        ]
+        if unexpected:
+            return restored, f"{where}: columns {unexpected} were never in landing"
+        null = canonical(None)
+        if any(row[index] != null for row in restored.rows for index in extra):
+            return restored, f"{where}: columns added after the session are not NULL"
+        keep = [index for index in range(len(restored.columns)) if index not in extra]
+        rows: Counter = Counter()
+        for row, count in restored.rows.items():
+            rows[tuple(row[index] for index in keep)] += count
+        return Restored(
+            [restored.columns[index] for index in keep],
+            [restored.types[index] for index in keep],
+            rows,
+        ), None
+
     def _compare(self, how: str, session_id: str, table: str, restored: Restored) -> list[str]:
         problems = []
         landed = self.landing.sessions[session_id].tables[table]
@@ -533,6 +564,10 @@ class RestoreChecker:
                     problems.append(
                         f"sql restore_{table}({session_id!r}) failed: {_first_line(exc)}"
                     )
+                    continue
+                restored, problem = self._landed_columns_of(session_id, table, restored)
+                if problem:
+                    problems.append(problem)
                     continue
                 problems += self._compare("sql", session_id, table, restored)
         if pairs:
