@@ -337,7 +337,8 @@ def worker_catchup(args: argparse.Namespace) -> dict:
     run = _backup(deployment, args.strategy)
     record = _run_record(run, 1, len(session_ids))
     log(f"  {args.strategy} catch-up of {len(session_ids)}: {run.seconds:.2f}s wall, {record['sql_seconds']:.2f}s sql")
-    shutil.rmtree(deployment.backup_db.parent, ignore_errors=True)
+    if args.strategy != "history":  # history's is measured again by measure_backtest
+        shutil.rmtree(deployment.backup_db.parent, ignore_errors=True)
     return {"strategy": args.strategy, "run": record}
 
 
@@ -757,10 +758,12 @@ def scenario(args: argparse.Namespace, scale_factor: float, sessions: int, scope
             data["catchup"] = run_worker(args, "catchup", strategy, landing_db)
         results["strategies"][strategy] = data
     release(landing_db, None)
-    if "catchup" in results["strategies"].get("history", {}):
+    catchup_db = Path(args.work) / "history" / "catchup" / "backup.duckdb"
+    if "catchup" in results["strategies"].get("history", {}) and not catchup_db.exists():
+        log("history: back-testing skipped (the catch-up backup is gone: a --resume of its worker)")
+    elif "catchup" in results["strategies"].get("history", {}):
         log("history: back-testing (many sessions, diff, export) ...")
-        results["backtest"] = measure_backtest(Path(args.work) / "history" / "catchup" / "backup.duckdb",
-                                               landing_db, args.memory_limit)
+        results["backtest"] = measure_backtest(catchup_db, landing_db, args.memory_limit)
         log(f"  back-testing ratios: {results['backtest']['ratios']}")
     per_session_rows = sum(landing["rows"].values()) // max(1, sessions * len(scopes.split(",")))
     results["meta"] = {
@@ -772,7 +775,10 @@ def scenario(args: argparse.Namespace, scale_factor: float, sessions: int, scope
         "bench_minutes": round((time.perf_counter() - started) / 60, 1), "landing": landing,
         "reused_workers": list(REUSED),
     }
-    results["meta"]["command"] = "python scripts/bench.py " + " ".join(sys.argv[1:])
+    results["meta"]["command"] = "python scripts/bench.py " + " ".join(
+        f'"{part}"' if " " in part else part for part in sys.argv[1:])
+    if args.note:
+        results["meta"]["note"] = args.note
     summary = summarize(results)
     checks = targets(summary, results)
     if args.report:
@@ -813,6 +819,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=os.environ.get("BENCH_WORK_DIR", "/tmp/session_backup_bench"),
                         help="scratch directory (landing is cached there; default %(default)s)")
     parser.add_argument("--out", default=str(REPO / "docs/bench"), help="results directory (default docs/bench)")
+    parser.add_argument("--note", help="a sentence printed under the report's heading (how the run went)")
     parser.add_argument("--report", help="write only this markdown report (and its .json beside it), e.g. "
                                          "docs/bench/write-path.md with --strategies history,snapshot")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
