@@ -73,9 +73,12 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
 
     env_target = settings.target
     full_args = args + [
-        "--project-dir", str(settings.project_dir),
-        "--profiles-dir", str(settings.profiles_dir),
-        "--target", env_target,
+        "--project-dir",
+        str(settings.project_dir),
+        "--profiles-dir",
+        str(settings.profiles_dir),
+        "--target",
+        env_target,
     ]
     started = time.perf_counter()
     cwd = os.getcwd()
@@ -91,7 +94,9 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
     if result.exception is not None:
         errors.append(_clean_message("dbt", str(result.exception)))
     for node_result in getattr(result.result, "results", None) or []:
-        name = getattr(getattr(node_result, "node", None), "name", "dbt")  # run-operation has no node
+        name = getattr(
+            getattr(node_result, "node", None), "name", "dbt"
+        )  # run-operation has no node
         timings[name] = float(getattr(node_result, "execution_time", 0.0) or 0.0)
         status = str(getattr(node_result, "status", "")).lower()
         if status in {"error", "fail", "runtime error"}:
@@ -123,7 +128,9 @@ def _clean_message(node: str, message: str) -> str:
     meaningful = [
         line
         for line in lines
-        if not line.startswith(">") and "Compilation Error" not in line and "Runtime Error" not in line
+        if not line.startswith(">")
+        and "Compilation Error" not in line
+        and "Runtime Error" not in line
     ]
     return f"{node}: " + (meaningful[0] if meaningful else message.strip())
 
@@ -144,6 +151,10 @@ def run_backup(
     on_wait = on_wait or (lambda message: print(message, file=sys.stderr, flush=True))
     # dbt's own console log repeats our error inside its stack; logs/dbt.log keeps everything.
     args = ["build"] if show_dbt else ["--log-level", "none", "--log-level-file", "debug", "build"]
+    # manifest.json and run_results.json (every node's SQL) cost seconds to write per run and
+    # nothing reads them; --show-dbt keeps them for debugging.
+    if not show_dbt:
+        args.insert(0, "--no-write-json")
     # The backup builds the backup, nothing else: not the macros' unit tests or their fixtures.
     args += ["--exclude-resource-type", "unit_test"]
     excluded = ["path:models/testing", "path:seeds/testing"]
@@ -166,12 +177,23 @@ def run_backup(
             _record(settings, BackupRun(started_at, utc_now(), "succeeded"))
             return result
         # Data the backup refuses is a problem found (1); anything else is the environment (2).
-        refusals = [error[error.index(REFUSAL_MARKER) + len(REFUSAL_MARKER):].strip()
-                    for error in result.errors if REFUSAL_MARKER in error]
+        refusals = [
+            error[error.index(REFUSAL_MARKER) + len(REFUSAL_MARKER) :].strip()
+            for error in result.errors
+            if REFUSAL_MARKER in error
+        ]
         errors = list(dict.fromkeys(refusals or result.errors)) or ["dbt build failed"]
         failed_tables = _tables_named(settings, result.errors)
-        _record(settings, BackupRun(started_at, utc_now(), "refused" if refusals else "failed",
-                                    _one_line(errors[0]), failed_tables))
+        _record(
+            settings,
+            BackupRun(
+                started_at,
+                utc_now(),
+                "refused" if refusals else "failed",
+                _one_line(errors[0]),
+                failed_tables,
+            ),
+        )
         busy = _held_file(result.errors)
         if busy is not None:  # opened by someone between the check above and dbt's own open
             raise busy
@@ -247,13 +269,17 @@ def _tables_named(settings: Settings, errors: list[str]) -> list[str]:
     from session_backup.declarations import load_declarations
 
     try:
-        names = sorted((table.name for table in load_declarations(settings.project_dir)), key=len, reverse=True)
+        names = sorted(
+            (table.name for table in load_declarations(settings.project_dir)), key=len, reverse=True
+        )
     except Exception:  # noqa: BLE001 - naming the table is a courtesy; the error stands without it
         return []
     found = []
     for error in errors:
         node, _, message = error.partition(":")
-        by_node = [name for name in names if node.strip() == name or node.strip().endswith("_" + name)]
+        by_node = [
+            name for name in names if node.strip() == name or node.strip().endswith("_" + name)
+        ]
         if by_node:
             found.append(by_node[0])
             continue
@@ -275,8 +301,14 @@ def _pending_sessions(settings: Settings, tables: list[str]) -> str:
             states = session_states(warehouse, load_declarations(settings.project_dir))
     except Exception:  # noqa: BLE001 - as above
         return f" for table {', '.join(tables)}" if tables else ""
-    waiting = [state["session_id"] for state in states
-               if any(table in state.get("missing_tables", {}) for table in tables or state.get("missing_tables", {}))]
+    waiting = [
+        state["session_id"]
+        for state in states
+        if any(
+            table in state.get("missing_tables", {})
+            for table in tables or state.get("missing_tables", {})
+        )
+    ]
     shown = ", ".join(repr(session_id) for session_id in waiting[:3])
     more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
     noun = "session" if len(waiting) == 1 else "sessions"
@@ -294,8 +326,11 @@ def _record(settings: Settings, run: BackupRun) -> None:
         with open_warehouse(settings, read_only=False) as warehouse:
             record_run(warehouse, run)
     except Exception as exc:  # noqa: BLE001 - reported in one line, the run's own result stands
-        print(f"warning: the run was not recorded in {RUNS_TABLE}: {str(exc).splitlines()[0]}",
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: the run was not recorded in {RUNS_TABLE}: {str(exc).splitlines()[0]}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def project_is_generated(settings: Settings) -> None:
@@ -304,7 +339,9 @@ def project_is_generated(settings: Settings) -> None:
     to_write, stale = plan(settings.project_dir)
     if to_write or stale:
         names = ", ".join(str(path) for path in list(to_write) + list(stale))
-        raise BackupError(f"Generated models are out of date ({names}); run `session-backup generate`.")
+        raise BackupError(
+            f"Generated models are out of date ({names}); run `session-backup generate`."
+        )
 
 
 def default_landing_exists(settings: Settings) -> bool:
