@@ -310,16 +310,49 @@ class RandomLanding:
         self.sessions[session_id].status = status
 
     def add_column(self, table_name: str, column: Column) -> None:
-        """A column added mid-stream: earlier sessions keep what they landed (no such column)."""
+        """A column added mid-stream: sessions already backed up keep what they landed (no such
+        column); sessions still waiting in landing now hold it (NULL), and that is what their
+        backup will read, so that is what they must restore to."""
+        backed_up = self._backed_up(table_name)
         with self.deployment.landing() as landing:
             landing.execute(
                 f"alter table {quote(table_name)} add column {quote(column.name)} {column.type}"
             )
+            for record in self.sessions.values():
+                if table_name in record.tables and record.session_id not in backed_up:
+                    result = landing.execute(
+                        f"select * from {quote(table_name)} where session_id = ?",
+                        [record.session_id],
+                    )
+                    record.tables[table_name] = Landed(
+                        [description[0] for description in result.description],
+                        [str(description[1]) for description in result.description],
+                        multiset(result.fetchall()),
+                    )
         table = self.tables[table_name]
         table.columns.append(column)
         for (scope, name), rows in self.state.items():
             if name == table_name:
                 self.state[(scope, name)] = [row + (None,) for row in rows]
+
+    def _backed_up(self, table_name: str) -> set[str]:
+        """Sessions the manifest holds for the table (none before the first backup)."""
+        if not self.deployment.backup_db.exists():
+            return set()
+        with self.deployment.backup_connection() as connection:
+            exists = connection.execute(
+                "select count(*) from information_schema.tables where table_catalog = 'backup' "
+                "and table_schema = 'backup' and table_name = 'backup_manifest'"
+            ).fetchone()[0]
+            if not exists:
+                return set()
+            return {
+                row[0]
+                for row in connection.execute(
+                    "select session_id from backup.backup.backup_manifest where table_name = ?",
+                    [table_name],
+                ).fetchall()
+            }
 
     def drop_column(self, table_name: str, column_name: str) -> None:
         with self.deployment.landing() as landing:
