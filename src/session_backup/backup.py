@@ -152,8 +152,9 @@ def run_backup(
     # dbt's own console log repeats our error inside its stack; logs/dbt.log keeps everything.
     args = ["build"] if show_dbt else ["--log-level", "none", "--log-level-file", "debug", "build"]
     # manifest.json and run_results.json (every node's SQL) cost seconds to write per run and
-    # nothing reads them; --show-dbt keeps them for debugging.
-    if not show_dbt:
+    # nothing reads them; --show-dbt keeps them for debugging, and --check-invariants as the
+    # record of which invariant tests ran and passed.
+    if not show_dbt and not check_invariants:
         args.insert(0, "--no-write-json")
     # The backup builds the backup, nothing else: not the macros' unit tests or their fixtures.
     args += ["--exclude-resource-type", "unit_test"]
