@@ -32,6 +32,7 @@
     {#- Keyed tables take each checked session's landing count and checksum in this model's
         landing pass (checksums_<t> reads them from here); keyless ones in checksums_<t>. -#}
     {%- set fold_checksums = session_backup.folds_checksums(table) -%}
+    {%- set reads_landing_once = session_backup.reads_landing_once() and not table.is_keyless -%}
     {%- set compared = 'backup_row_count' if table.is_keyless else 'backup_row_hash' -%}
     {#- Narrow state columns besides scope, session and identity. -#}
     {%- set state = ['backup_row_count'] if table.is_keyless else ['backup_row_hash'] -%}
@@ -91,6 +92,45 @@ landing_hashes as (
     select * from landing_values
 ),
 {%- else -%}
+{% if reads_landing_once -%}
+landing_rows as (
+    {#- One read of the batch's landing rows, pending and re-checked sessions together: BigQuery
+        bills every column of every table reference, whatever a join keeps, so the hash, the
+        values of changed versions and the re-check all come from this one reference. #}
+    select
+        checked_sessions.backup_scope,
+        checked_sessions.session_seq,
+        checked_sessions.is_recheck,
+        {%- for column in columns %}
+        landing.{{ session_backup.quote_name(column.name) }},
+        {%- endfor %}
+        {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
+    from {{ source('landing', table_name) }} as landing
+    inner join (
+        select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
+        union all
+        select session_id, backup_scope, session_seq, true as is_recheck
+        from ({{ session_backup.recheck_sessions(table_name) }}) as rechecked
+    ) as checked_sessions
+        on landing.session_id = checked_sessions.session_id
+    {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
+),
+
+landing_hashes as (
+    select
+        backup_scope,
+        session_seq,
+        {{ identity_list }},
+        backup_row_hash
+    from landing_rows
+    where not is_recheck
+),
+
+landing_values as (
+    select * from landing_rows
+    where not is_recheck
+),
+{%- else -%}
 landing_hashes as {{ session_backup.not_materialized() }} (
     {#- The pass that reads every landing column, to hash it; it keeps only the narrow state
         (scope, session, key, hash). Values are read again only for the versions that changed
@@ -121,6 +161,7 @@ landing_values as {{ session_backup.not_materialized() }} (
         on landing.session_id = pending_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing') }}
 ),
+{%- endif %}
 {%- endif %}
 
 landing_states as {{ session_backup.not_materialized() }} (
@@ -202,7 +243,7 @@ all_states as {{ session_backup.not_materialized() }} (
 ),
 
 {%- set rescan = none -%}
-{%- if not table.is_keyless -%}
+{%- if not table.is_keyless and not reads_landing_once -%}
 {%- set rescan -%}
         {#- The few irregular keys' rows, read again narrowly: the join on the key runs before
             the hash, so only their rows are hashed a second time. #}
@@ -336,6 +377,11 @@ changes as (
 {%- if fold_checksums %},
 
 recheck_rows as (
+    {%- if reads_landing_once %}
+    select backup_scope, session_seq, backup_row_hash
+    from landing_rows
+    where is_recheck
+    {%- else %}
     select
         recheck_sessions.backup_scope,
         recheck_sessions.session_seq,
@@ -344,6 +390,7 @@ recheck_rows as (
     inner join ({{ session_backup.recheck_sessions(table_name) }}) as recheck_sessions
         on landing.session_id = recheck_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
+    {%- endif %}
 ),
 
 session_checksums as (
@@ -465,4 +512,23 @@ from changes
     {%- set literals = [] -%}
     {%- for scope in scopes -%}{%- do literals.append(session_backup.bigquery_string_literal(scope)) -%}{%- endfor -%}
     {{ return('where ' ~ condition ~ ' and ' ~ head_alias ~ '.backup_scope in (' ~ literals | join(', ') ~ ')') }}
+{% endmacro %}
+
+
+{% macro reads_landing_once() %}
+    {#- Whether change detection reads the batch's landing rows through one reference (all
+        columns, every use from it) rather than once per use. -#}
+    {{ return(adapter.dispatch('reads_landing_once', 'session_backup')()) }}
+{% endmacro %}
+
+{% macro default__reads_landing_once() %}
+    {#- BigQuery bills the columns of every table reference in full (a join prunes nothing) and
+        never copies a CTE: one reference is one bill of the batch. -#}
+    {{ return(true) }}
+{% endmacro %}
+
+{% macro duckdb__reads_landing_once() %}
+    {#- DuckDB copies a CTE read twice (a catch-up's would not fit the memory limit) and scans
+        cheaply: a narrow hash pass, then the values of the changed versions read again. -#}
+    {{ return(false) }}
 {% endmacro %}
