@@ -263,6 +263,15 @@ def test_statements_that_scan_big_tables_carry_constant_filters(backed_up):
         "`restore_orders_pruned`(@session_id, @scope, @closed_since)" in query
         for query in restore_jobs
     )
+    # verify reads what that restore reads: the pruned checksum, scope and date as constants.
+    since = datetime.now(timezone.utc)
+    assert backed_up.cli(["verify", "--session", session_id]).exit_code == 0
+    verify_jobs = [job.query for job in backed_up.jobs(since=since)]
+    for table in TABLES:
+        assert any(
+            f"`checksum_{table}_pruned`(@session_id, @scope, @closed_since)" in query
+            for query in verify_jobs
+        ), table
 
 
 def test_a_second_run_stores_nothing_twice_and_invariants_hold(backed_up):

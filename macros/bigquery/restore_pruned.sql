@@ -36,5 +36,17 @@
     {{ body }}
     )
     {%- endset -%}
-    {{ return([statement]) }}
+    {#- verify's entry point: the checksum of the pruned restore, so `verify` on BigQuery reads
+        exactly what a restore of the same session reads. -#}
+    {%- set value_columns = columns | rejectattr('name', 'equalto', 'session_id') | list -%}
+    {%- set checksum_body = session_backup.checksum_of_restore(
+        '`' ~ target.database ~ '`.`' ~ target.schema ~ '`.`restore_' ~ table.name
+        ~ '_pruned`(requested_session_id, requested_scope, closed_since)', value_columns) -%}
+    {%- set checksum_statement -%}
+    create or replace table function `{{ target.database }}`.`{{ target.schema }}`.`checksum_{{ table.name }}_pruned`(
+        requested_session_id STRING, requested_scope STRING, closed_since DATE) as (
+    {{ checksum_body }}
+    )
+    {%- endset -%}
+    {{ return([statement, checksum_statement]) }}
 {% endmacro %}

@@ -17,13 +17,8 @@
             {%- set value_columns = columns | rejectattr('name', 'equalto', 'session_id') | list -%}
             {%- set restore_name = 'restore_' ~ table.name -%}
             {%- do statements.append(session_backup.create_table_function(restore_name, restore_sql)) -%}
-            {%- set checksum_sql -%}
-                select {{ session_backup.checksum_columns('backup_row_hash') }}
-                from (
-                    select {{ session_backup.row_hash(value_columns, 'restored') }} as backup_row_hash
-                    from {{ session_backup.call_table_function(restore_name, 'requested_session_id') }} as restored
-                ) as hashed
-            {%- endset -%}
+            {%- set checksum_sql = session_backup.checksum_of_restore(
+                session_backup.call_table_function(restore_name, 'requested_session_id'), value_columns) -%}
             {%- do statements.append(session_backup.create_table_function('checksum_' ~ table.name, checksum_sql)) -%}
             {#- Engine-specific extras (BigQuery: restore_<table>_pruned, see macros/bigquery/). -#}
             {%- do statements.extend(session_backup.pruned_backup_functions(table)) -%}
@@ -36,6 +31,19 @@
     {%- endfor -%}
     {%- do adapter.dispatch('persist_hook_work', 'session_backup')() -%}
     {{ return('select 1') }}
+{% endmacro %}
+
+
+{% macro checksum_of_restore(restore_call, value_columns) %}
+    {#- Row count + checksum of a restore, as the manifest recorded them at backup time. -#}
+    {%- set checksum_sql -%}
+        select {{ session_backup.checksum_columns('backup_row_hash') }}
+        from (
+            select {{ session_backup.row_hash(value_columns, 'restored') }} as backup_row_hash
+            from {{ restore_call }} as restored
+        ) as hashed
+    {%- endset -%}
+    {{ return(checksum_sql) }}
 {% endmacro %}
 
 

@@ -199,10 +199,8 @@ def verify(
             on_progress()
             continue
         try:
-            rows = warehouse.query(
-                f"select * from {warehouse.function_call('checksum_' + table, warehouse.param('session_id'))}",
-                session_id=session_id,
-            )
+            source, params = warehouse.checksum_call(table, session_id)
+            rows = warehouse.query(f"select * from {source}", **params)
             actual = tuple(int(value) for value in rows[0])
             results.append(VerifyResult(session_id, table, actual == expected, expected, actual))
         except BackupError as exc:

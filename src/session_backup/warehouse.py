@@ -64,6 +64,12 @@ class Warehouse:
         columns = session_columns(self, session_id, table)
         return "*" if columns is None else ", ".join(self._quote(name) for name in columns)
 
+    def checksum_call(self, table: str, session_id: str) -> tuple[str, dict[str, Any]]:
+        """The FROM clause and parameters of the checksum `verify` compares with the manifest."""
+        return self.function_call(f"checksum_{table}", self.param("session_id")), {
+            "session_id": session_id
+        }
+
     def close(self) -> None:
         pass
 
@@ -395,6 +401,25 @@ class BigQueryWarehouse(Warehouse):
                 f"restore_{table}_pruned", "@session_id, @scope, @closed_since"
             ), params
         return self.function_call(f"restore_{table}", "@session_id"), params
+
+    def checksum_call(self, table: str, session_id: str) -> tuple[str, dict[str, Any]]:
+        """checksum_<t>_pruned with the session's scope and start date as constants: verify
+        reads what a restore of the same session reads, not all of Head and History."""
+        if not hasattr(self, "_looked_up"):
+            self._looked_up: dict[
+                tuple[str, str], Any
+            ] = {}  # verify --all asks per table and session
+        if ("session", session_id) not in self._looked_up:
+            self._looked_up[("session", session_id)] = self.session_position(session_id)
+        if ("routine", table) not in self._looked_up:
+            self._looked_up[("routine", table)] = self.routine_exists(f"checksum_{table}_pruned")
+        position = self._looked_up[("session", session_id)]
+        if position is not None and self._looked_up[("routine", table)]:
+            params = {"session_id": session_id, "scope": position[0], "closed_since": position[1]}
+            return self.function_call(
+                f"checksum_{table}_pruned", "@session_id, @scope, @closed_since"
+            ), params
+        return super().checksum_call(table, session_id)
 
     def restore_tables(
         self, session_id: str, tables: list[str], into_schema: str
