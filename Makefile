@@ -24,7 +24,7 @@ setup: $(STAMP) profiles.yml
 demo: setup
 	$(BIN)/python scripts/demo.py
 
-test: setup
+test: setup lint
 	$(BIN)/session-backup generate --check
 	$(BIN)/dbt parse --quiet --target bigquery
 	$(BIN)/python -m pytest
@@ -37,7 +37,8 @@ bench: setup
 	$(BIN)/python scripts/bench.py
 
 lint: setup
-	$(BIN)/ruff check src scripts tests
+	$(BIN)/ruff check src scripts tests tools
+	$(BIN)/ruff format --check src scripts tests tools
 
 docs: setup
 	$(BIN)/python scripts/demo.py --no-summary

@@ -143,17 +143,25 @@ class Deployment:
         for node_result in getattr(result.result, "results", None) or []:
             name = getattr(node_result.node, "name", "?")
             nodes[name] = float(getattr(node_result, "execution_time", 0.0) or 0.0)
-            if str(getattr(node_result, "status", "")).lower() in {"error", "fail", "runtime error"}:
+            if str(getattr(node_result, "status", "")).lower() in {
+                "error",
+                "fail",
+                "runtime error",
+            }:
                 errors.append(f"{name}: {node_result.message}")
         if result.exception is not None:
             errors.append(str(result.exception))
-        return DbtRun(ok=bool(result.success) and not errors, seconds=seconds, nodes=nodes, errors=errors)
+        return DbtRun(
+            ok=bool(result.success) and not errors, seconds=seconds, nodes=nodes, errors=errors
+        )
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """The `session-backup` command in a subprocess, as a user runs it."""
         command = [sys.executable, "-c", "from session_backup.cli import run; run()", *args]
         environment = {**os.environ, **self.env}
-        environment["PYTHONPATH"] = str(REPO / "src") + os.pathsep + environment.get("PYTHONPATH", "")
+        environment["PYTHONPATH"] = (
+            str(REPO / "src") + os.pathsep + environment.get("PYTHONPATH", "")
+        )
         return subprocess.run(
             command, cwd=self.project, env=environment, capture_output=True, text=True, check=False
         )

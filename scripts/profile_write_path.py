@@ -38,14 +38,23 @@ def plain_insert_seconds(landing_db: Path, session_id: str, memory_limit: str) -
         if memory_limit:
             con.execute(f"set memory_limit = '{memory_limit}'")
         con.execute(f"attach '{landing_db}' as landing (read_only)")
-        tables = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_catalog = 'landing' "
-            "and table_name <> 'sessions' order by 1").fetchall()]
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_catalog = 'landing' "
+                "and table_name <> 'sessions' order by 1"
+            ).fetchall()
+        ]
         for table in tables:
-            con.execute(f"create table copy_{table} as select * from landing.main.{table} where false")
+            con.execute(
+                f"create table copy_{table} as select * from landing.main.{table} where false"
+            )
         started = time.perf_counter()
         for table in tables:
-            con.execute(f"insert into copy_{table} select * from landing.main.{table} where session_id = $1", [session_id])
+            con.execute(
+                f"insert into copy_{table} select * from landing.main.{table} where session_id = $1",
+                [session_id],
+            )
         return time.perf_counter() - started
 
 
@@ -66,13 +75,23 @@ def run_backup(deployment) -> tuple[float, dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--landing-db", default="/tmp/session_backup_bench/landing_sf0.1_n100_VN_seed1.duckdb")
+    parser.add_argument(
+        "--landing-db", default="/tmp/session_backup_bench/landing_sf0.1_n100_VN_seed1.duckdb"
+    )
     parser.add_argument("--work", default="/tmp/session_backup_profile")
-    parser.add_argument("--prefix", type=int, default=50, help="sessions backed up before the measured runs")
-    parser.add_argument("--singles", type=int, default=3, help="single-session runs measured after the prefix")
-    parser.add_argument("--catchup", type=int, default=0, help="instead: one run over this many pending sessions")
+    parser.add_argument(
+        "--prefix", type=int, default=50, help="sessions backed up before the measured runs"
+    )
+    parser.add_argument(
+        "--singles", type=int, default=3, help="single-session runs measured after the prefix"
+    )
+    parser.add_argument(
+        "--catchup", type=int, default=0, help="instead: one run over this many pending sessions"
+    )
     parser.add_argument("--memory-limit", default="1GB")
-    parser.add_argument("--reuse", action="store_true", help="reuse the prefix backup already in --work")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the prefix backup already in --work"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -106,14 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.catchup:
         backup_db.unlink(missing_ok=True)
         release(landing_db, None)
-        release(landing_db, session_ids[:args.catchup])
+        release(landing_db, session_ids[: args.catchup])
         seconds, nodes = run_backup(deployment)
-        report["runs"].append({"kind": "catchup", "sessions": args.catchup, "wall_seconds": seconds, "nodes": nodes})
+        report["runs"].append(
+            {"kind": "catchup", "sessions": args.catchup, "wall_seconds": seconds, "nodes": nodes}
+        )
     else:
         if not (args.reuse and saved.exists()):
             backup_db.unlink(missing_ok=True)
             release(landing_db, None)
-            release(landing_db, session_ids[:args.prefix])
+            release(landing_db, session_ids[: args.prefix])
             seconds, _ = run_backup(deployment)
             print(f"prefix of {args.prefix} sessions backed up in {seconds:.1f} s", file=sys.stderr)
             shutil.copy(backup_db, saved)
@@ -122,15 +143,24 @@ def main(argv: list[str] | None = None) -> int:
             Path(str(backup_db) + ".wal").unlink(missing_ok=True)
             release(landing_db, None)
             position = args.prefix + (index % 1)  # the same next session each time: comparable runs
-            release(landing_db, session_ids[:position + 1])
+            release(landing_db, session_ids[: position + 1])
             seconds, nodes = run_backup(deployment)
             plain = plain_insert_seconds(landing_db, session_ids[position], args.memory_limit)
-            report["runs"].append({"kind": "single", "session": session_ids[position], "wall_seconds": seconds,
-                                   "plain_insert_seconds": plain, "nodes": nodes})
+            report["runs"].append(
+                {
+                    "kind": "single",
+                    "session": session_ids[position],
+                    "wall_seconds": seconds,
+                    "plain_insert_seconds": plain,
+                    "nodes": nodes,
+                }
+            )
     release(landing_db, None)
 
     for run in report["runs"]:
-        own = {name: value for name, value in run["nodes"].items() if name.startswith(NODE_PREFIXES)}
+        own = {
+            name: value for name, value in run["nodes"].items() if name.startswith(NODE_PREFIXES)
+        }
         run["sql_seconds"] = sum(own.values())
         if args.json:
             continue

@@ -40,8 +40,20 @@ from sqlglot.optimizer.scope import build_scope
 
 MB = 1024 * 1024
 MINIMUM_BILLED = 10 * MB
-FIXED_SIZE = {"INT64": 8, "INTEGER": 8, "FLOAT64": 8, "FLOAT": 8, "DATE": 8, "TIMESTAMP": 8, "DATETIME": 8,
-              "TIME": 8, "NUMERIC": 16, "BIGNUMERIC": 32, "BOOL": 1, "BOOLEAN": 1}
+FIXED_SIZE = {
+    "INT64": 8,
+    "INTEGER": 8,
+    "FLOAT64": 8,
+    "FLOAT": 8,
+    "DATE": 8,
+    "TIMESTAMP": 8,
+    "DATETIME": 8,
+    "TIME": 8,
+    "NUMERIC": 16,
+    "BIGNUMERIC": 32,
+    "BOOL": 1,
+    "BOOLEAN": 1,
+}
 PARTITION_COMPARISONS = (exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 # Marks the model's own size queries, so that they are never priced themselves.
 MEASUREMENT = "/* session_backup cost model */"
@@ -49,8 +61,11 @@ MEASUREMENT = "/* session_backup cost model */"
 
 def parse_bigquery(sql: str) -> list[exp.Expression]:
     """Statements of a job's SQL (scripts give several), parsed strictly as BigQuery."""
-    return [statement for statement in sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
-            if statement is not None]
+    return [
+        statement
+        for statement in sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+        if statement is not None
+    ]
 
 
 def kind_of(table_id: str) -> str:
@@ -61,8 +76,12 @@ def kind_of(table_id: str) -> str:
         return "landing"
     if "__dbt_tmp" in table_name:
         return "dbt temp"
-    for prefix, kind in (("head_", "head"), ("history_", "history"), ("changes_", "staging"),
-                         ("checksums_", "staging")):
+    for prefix, kind in (
+        ("head_", "head"),
+        ("history_", "history"),
+        ("changes_", "staging"),
+        ("checksums_", "staging"),
+    ):
         if table_name.startswith(prefix):
             return kind
     if table_name in ("backup_sessions", "backup_manifest", "backup_lock"):
@@ -75,7 +94,9 @@ class Priced:
     scanned: int = 0  # logical bytes read
     billed: int = 0  # with the 10 MB minimums
     by_table: dict[str, int] = field(default_factory=dict)  # bucket -> bytes read
-    statements: list[tuple[str, int, int]] = field(default_factory=list)  # (summary, scanned, billed)
+    statements: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # (summary, scanned, billed)
     unpriced: list[str] = field(default_factory=list)
 
 
@@ -131,7 +152,9 @@ class CostModel:
             return f"if({quoted} is null, 0, 2 + length({quoted}))"
         return f"if({quoted} is null, 0, 8)"  # not used by this project
 
-    def column_bytes(self, table: tuple[str, str, str], columns: list[str], where: str | None = None) -> int:
+    def column_bytes(
+        self, table: tuple[str, str, str], columns: list[str], where: str | None = None
+    ) -> int:
         """Logical bytes of `columns` in the rows of `table` that `where` keeps (None: all)."""
         schema = self.schema(*table)
         columns = sorted({column for column in columns if column in schema})
@@ -140,7 +163,9 @@ class CostModel:
             if not columns:
                 self._bytes[key] = 0
             else:
-                total = " + ".join(self._size_expression(column, schema[column]) for column in columns)
+                total = " + ".join(
+                    self._size_expression(column, schema[column]) for column in columns
+                )
                 sql = f"{MEASUREMENT} select coalesce(sum({total}), 0) from `{table[0]}`.`{table[1]}`.`{table[2]}`"
                 if where:
                     sql += f" where {where}"
@@ -150,7 +175,9 @@ class CostModel:
     def table_bytes(self) -> dict[str, int]:
         """Current logical size of the backup's tables by bucket."""
         sizes: dict[str, int] = {}
-        for table in self.client.list_tables(f"{self.deployment.client.project}.{self.deployment.dataset}"):
+        for table in self.client.list_tables(
+            f"{self.deployment.client.project}.{self.deployment.dataset}"
+        ):
             if table.table_type != "TABLE":
                 continue
             key = (table.project, table.dataset_id, table.table_id)
@@ -188,11 +215,15 @@ class CostModel:
                 try:
                     _, tables = self.price_statement(statement, params)
                 except Exception as error:  # noqa: BLE001 - reported, and the test fails on it
-                    priced.unpriced.append(f"{statement.sql('bigquery')[:160]!r}: {type(error).__name__}: {error}")
+                    priced.unpriced.append(
+                        f"{statement.sql('bigquery')[:160]!r}: {type(error).__name__}: {error}"
+                    )
                     continue
                 if tables is None:
                     continue  # free (DDL, transaction control)
-                billed = max(MINIMUM_BILLED, sum(max(MINIMUM_BILLED, size) for size in tables.values()))
+                billed = max(
+                    MINIMUM_BILLED, sum(max(MINIMUM_BILLED, size) for size in tables.values())
+                )
                 priced.scanned += sum(tables.values())
                 priced.billed += billed
                 for name, size in tables.items():
@@ -202,13 +233,18 @@ class CostModel:
                 priced.statements.append((summary, sum(tables.values()), billed))
         return priced
 
-    def price_statement(self, statement: exp.Expression, params: dict[str, Any]) -> tuple[int, dict[str, int] | None]:
+    def price_statement(
+        self, statement: exp.Expression, params: dict[str, Any]
+    ) -> tuple[int, dict[str, int] | None]:
         """(bytes read, {table: bytes}) of one statement; (0, None) when it is free."""
         if isinstance(statement, (exp.Transaction, exp.Commit, exp.Rollback, exp.Alter, exp.Drop)):
             return 0, None
         if isinstance(statement, exp.Create):
-            if statement.kind in ("FUNCTION", "TABLE FUNCTION", "SCHEMA", "VIEW") or statement.expression is None \
-                    or not isinstance(statement.expression, (exp.Query, exp.Subquery)):
+            if (
+                statement.kind in ("FUNCTION", "TABLE FUNCTION", "SCHEMA", "VIEW")
+                or statement.expression is None
+                or not isinstance(statement.expression, (exp.Query, exp.Subquery))
+            ):
                 return 0, None
             return self._read(statement.expression, params)
         if isinstance(statement, exp.Export):
@@ -220,8 +256,11 @@ class CostModel:
         if isinstance(statement, (exp.Delete, exp.Update)):
             return self._delete_or_update(statement, params)
         if isinstance(statement, exp.Query):
-            if any(table.db.upper() == "INFORMATION_SCHEMA" or table.name.upper() == "INFORMATION_SCHEMA"
-                   for table in statement.find_all(exp.Table)):
+            if any(
+                table.db.upper() == "INFORMATION_SCHEMA"
+                or table.name.upper() == "INFORMATION_SCHEMA"
+                for table in statement.find_all(exp.Table)
+            ):
                 return 0, {"INFORMATION_SCHEMA": 0}  # metadata: billed the 10 MB minimum
             return self._read(statement, params)
         raise ValueError(f"no price for {type(statement).__name__}")
@@ -230,13 +269,25 @@ class CostModel:
         target = merge.this
         key = self._table_key(target)
         using = merge.args["using"]
-        source = using.this if isinstance(using, exp.Subquery) else exp.select("*").from_(using.copy())
-        _, tables = self._read(source if isinstance(source, exp.Query) else exp.select("*").from_(source), params)
+        source = (
+            using.this if isinstance(using, exp.Subquery) else exp.select("*").from_(using.copy())
+        )
+        _, tables = self._read(
+            source if isinstance(source, exp.Query) else exp.select("*").from_(source), params
+        )
         alias = target.alias_or_name
-        referenced = {column.name for node in [merge.args.get("on")] + list(merge.args["whens"].expressions)
-                      if node is not None for column in node.find_all(exp.Column) if column.table == alias}
+        referenced = {
+            column.name
+            for node in [merge.args.get("on")] + list(merge.args["whens"].expressions)
+            if node is not None
+            for column in node.find_all(exp.Column)
+            if column.table == alias
+        }
         # Any clause but INSERT (an UPDATE or a DELETE) makes BigQuery bill the whole target.
-        updates = any(not isinstance(when.args.get("then"), exp.Insert) for when in merge.args["whens"].expressions)
+        updates = any(
+            not isinstance(when.args.get("then"), exp.Insert)
+            for when in merge.args["whens"].expressions
+        )
         name = ".".join(key)
         if updates:
             tables[name] = tables.get(name, 0) + self.column_bytes(key, list(self.schema(*key)))
@@ -252,8 +303,12 @@ class CostModel:
             select = select.where(statement.args["where"].this.copy())
         _, tables = self._read(select, params)
         name = ".".join(key)
-        where = self._partition_predicate(key, statement.args.get("where"), target.alias_or_name, params)
-        tables[name] = tables.get(name, 0) + self.column_bytes(key, list(self.schema(*key)), where)  # + t
+        where = self._partition_predicate(
+            key, statement.args.get("where"), target.alias_or_name, params
+        )
+        tables[name] = tables.get(name, 0) + self.column_bytes(
+            key, list(self.schema(*key)), where
+        )  # + t
         return sum(tables.values()), tables
 
     # -- reading ----------------------------------------------------------------------------
@@ -275,8 +330,12 @@ class CostModel:
                 if not column.table and column.name in arguments:
                     column.replace(arguments[column.name].copy())
             inlined = self._inline_functions(inlined)
-            table.replace(exp.Subquery(this=inlined, alias=exp.TableAlias(
-                this=exp.to_identifier(table.alias or function.name))))
+            table.replace(
+                exp.Subquery(
+                    this=inlined,
+                    alias=exp.TableAlias(this=exp.to_identifier(table.alias or function.name)),
+                )
+            )
         return query
 
     def _read(self, query: exp.Expression, params) -> tuple[int, dict[str, int]]:
@@ -289,8 +348,14 @@ class CostModel:
                 columns = self.schema(*key)
                 if columns:  # a dropped temp table stays unknown (and priced at 0)
                     schema.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = dict(columns)
-        query = qualify(query, schema=schema, dialect="bigquery", validate_qualify_columns=False,
-                        quote_identifiers=False, identify=False)
+        query = qualify(
+            query,
+            schema=schema,
+            dialect="bigquery",
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            identify=False,
+        )
         query = pushdown_projections(query, schema=schema)
         reads: dict[tuple, list] = {}
         root = build_scope(query)
@@ -300,11 +365,22 @@ class CostModel:
                     continue
                 key = self._table_key(source)
                 columns = {column.name for column in scope.columns if column.table == alias}
-                if any(isinstance(select, exp.Star) for select in scope.expression.expressions if isinstance(scope.expression, exp.Select)):
+                if any(
+                    isinstance(select, exp.Star)
+                    for select in scope.expression.expressions
+                    if isinstance(scope.expression, exp.Select)
+                ):
                     columns |= set(self.schema(*key))
-                where = scope.expression.args.get("where") if isinstance(scope.expression, exp.Select) else None
-                joins = [join.args.get("on") for join in scope.expression.args.get("joins") or []] \
-                    if isinstance(scope.expression, exp.Select) else []
+                where = (
+                    scope.expression.args.get("where")
+                    if isinstance(scope.expression, exp.Select)
+                    else None
+                )
+                joins = (
+                    [join.args.get("on") for join in scope.expression.args.get("joins") or []]
+                    if isinstance(scope.expression, exp.Select)
+                    else []
+                )
                 predicate = self._partition_predicate(key, where, alias, params, joins)
                 reads.setdefault(key, []).append((columns, predicate))
         tables: dict[str, int] = {}
@@ -313,13 +389,17 @@ class CostModel:
             # One scan per table reference; columns of every reference together when the
             # filters agree (BigQuery reads a column once per scan of the table).
             for columns, predicate in uses:
-                tables[name] = tables.get(name, 0) + self.column_bytes(key, list(columns), predicate)
+                tables[name] = tables.get(name, 0) + self.column_bytes(
+                    key, list(columns), predicate
+                )
         return sum(tables.values()), tables
 
     def _partition_predicate(self, key, where, alias, params, joins=()) -> str | None:
         """The SQL predicate (on the table itself) of the partitions and clustered blocks a
         scope's constant filters keep; None when it reads everything."""
-        partition, cluster = self._partitioning.get(key) or (self.schema(*key) and self._partitioning[key])
+        partition, cluster = self._partitioning.get(key) or (
+            self.schema(*key) and self._partitioning[key]
+        )
         conditions = []
         for clause in [where, *joins]:
             if clause is None:
@@ -328,17 +408,28 @@ class CostModel:
                 column = comparison.this
                 if not isinstance(column, exp.Column) or column.table not in (alias, ""):
                     continue
-                on_cluster = bool(cluster) and column.name == cluster[0] and isinstance(comparison, (exp.EQ, exp.In))
+                on_cluster = (
+                    bool(cluster)
+                    and column.name == cluster[0]
+                    and isinstance(comparison, (exp.EQ, exp.In))
+                )
                 if column.name == partition or on_cluster:
                     if isinstance(comparison, exp.Between):
                         others = [comparison.args["low"], comparison.args["high"]]
                     elif isinstance(comparison, exp.In):
-                        if comparison.args.get("query") is not None or comparison.args.get("unnest") is not None:
+                        if (
+                            comparison.args.get("query") is not None
+                            or comparison.args.get("unnest") is not None
+                        ):
                             continue  # IN (subquery): not a constant filter
                         others = list(comparison.expressions)
                     else:
                         others = [comparison.expression]
-                    known = all(parameter.name in params for other in others for parameter in other.find_all(exp.Parameter))
+                    known = all(
+                        parameter.name in params
+                        for other in others
+                        for parameter in other.find_all(exp.Parameter)
+                    )
                     if known and all(self._constant(other) for other in others):
                         rendered = comparison.copy()
                         rendered.this.set("table", None)
@@ -365,13 +456,24 @@ class CostModel:
 
     @staticmethod
     def report(title: str, priced: Priced, sizes: dict[str, int]) -> str:
-        lines = [(f"{title}: {len(priced.statements)} billed statements, {priced.scanned / MB:.2f} MiB read "
-                  f"(billed with 10 MB minimums: {priced.billed / MB:.0f} MiB)")]
-        lines.append("  read by table kind: " + ", ".join(
-            f"{kind} {size / MB:.2f} MiB" for kind, size in sorted(priced.by_table.items())))
-        lines.append("  backup size now:    " + ", ".join(
-            f"{kind} {size / MB:.2f} MiB" for kind, size in sorted(sizes.items())))
-        for summary, scanned, _ in sorted(priced.statements, key=lambda item: -item[1])[:int(os.environ.get("COST_LINES", "8"))]:
+        lines = [
+            (
+                f"{title}: {len(priced.statements)} billed statements, {priced.scanned / MB:.2f} MiB read "
+                f"(billed with 10 MB minimums: {priced.billed / MB:.0f} MiB)"
+            )
+        ]
+        lines.append(
+            "  read by table kind: "
+            + ", ".join(
+                f"{kind} {size / MB:.2f} MiB" for kind, size in sorted(priced.by_table.items())
+            )
+        )
+        lines.append(
+            "  backup size now:    "
+            + ", ".join(f"{kind} {size / MB:.2f} MiB" for kind, size in sorted(sizes.items()))
+        )
+        for summary, scanned, _ in sorted(priced.statements, key=lambda item: -item[1])[
+            : int(os.environ.get("COST_LINES", "8"))
+        ]:
             lines.append(f"  {scanned / MB:8.2f} MiB  {summary}")
         return "\n".join(lines)
-
