@@ -337,22 +337,9 @@ class RandomLanding:
 
     def _backed_up(self, table_name: str) -> set[str]:
         """Sessions the manifest holds for the table (none before the first backup)."""
-        if not self.deployment.backup_db.exists():
-            return set()
-        with self.deployment.backup_connection() as connection:
-            exists = connection.execute(
-                "select count(*) from information_schema.tables where table_catalog = 'backup' "
-                "and table_schema = 'backup' and table_name = 'backup_manifest'"
-            ).fetchone()[0]
-            if not exists:
-                return set()
-            return {
-                row[0]
-                for row in connection.execute(
-                    "select session_id from backup.backup.backup_manifest where table_name = ?",
-                    [table_name],
-                ).fetchall()
-            }
+        return {
+            session for session, table in backed_up_pairs(self.deployment) if table == table_name
+        }
 
     def drop_column(self, table_name: str, column_name: str) -> None:
         with self.deployment.landing() as landing:
@@ -471,6 +458,25 @@ class Restored:
     rows: Counter
 
 
+def backed_up_pairs(deployment: Deployment) -> set[tuple[str, str]]:
+    """Every (session, table) backup_manifest holds; none before the first backup."""
+    if not deployment.backup_db.exists():
+        return set()
+    with deployment.backup_connection() as connection:
+        exists = connection.execute(
+            "select count(*) from information_schema.tables where table_catalog = 'backup' "
+            "and table_schema = 'backup' and table_name = 'backup_manifest'"
+        ).fetchone()[0]
+        if not exists:
+            return set()
+        return {
+            (row[0], row[1])
+            for row in connection.execute(
+                "select session_id, table_name from backup.backup.backup_manifest"
+            ).fetchall()
+        }
+
+
 class RestoreChecker:
     """After every step: every (session, table) in backup_manifest restores as landed, and
     exactly as it did the first time it was seen backed up."""
@@ -483,19 +489,7 @@ class RestoreChecker:
         self.compared = 0
 
     def manifest(self) -> set[tuple[str, str]]:
-        with self.deployment.backup_connection() as connection:
-            exists = connection.execute(
-                "select count(*) from information_schema.tables where table_catalog = 'backup' "
-                "and table_schema = 'backup' and table_name = 'backup_manifest'"
-            ).fetchone()[0]
-            if not exists:
-                return set()
-            return {
-                (row[0], row[1])
-                for row in connection.execute(
-                    "select session_id, table_name from backup.backup.backup_manifest"
-                ).fetchall()
-            }
+        return backed_up_pairs(self.deployment)
 
     def claimed(self) -> set[str]:
         with self.deployment.backup_connection() as connection:
