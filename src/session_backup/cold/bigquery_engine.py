@@ -6,7 +6,6 @@ SQL shared with DuckDB writes parameters as `$name`; they become BigQuery's `@na
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -50,22 +49,8 @@ class BigQueryBackup:
     def _config(self, params: dict | None):
         from google.cloud import bigquery
 
-        parameters = []
-        for name, value in (params or {}).items():
-            if isinstance(value, bool):
-                kind = "BOOL"
-            elif isinstance(value, int):
-                kind = "INT64"
-            elif isinstance(value, datetime.datetime):
-                kind = "TIMESTAMP"
-            elif isinstance(value, datetime.date):
-                kind = "DATE"
-            else:
-                kind = "STRING"
-            if value is None:
-                kind = "STRING"
-            parameters.append(bigquery.ScalarQueryParameter(name, kind, value))
-        return bigquery.QueryJobConfig(query_parameters=parameters)
+        # The same typed parameters the CLI's queries use (warehouse.py).
+        return bigquery.QueryJobConfig(query_parameters=self.warehouse._parameters(params or {}))
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         text = _PARAMETER.sub(r"@\1", sql)
