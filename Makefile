@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export SESSION_BACKUP_PROJECT_DIR := $(CURDIR)
+# The demo deployment: a dbt project that installs this package (packages.yml, `local: ../`).
+PROJECT := $(CURDIR)/integration_tests
+export SESSION_BACKUP_PROJECT_DIR := $(PROJECT)
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
@@ -19,14 +21,17 @@ $(STAMP): pyproject.toml
 profiles.yml: profiles.example.yml
 	cp profiles.example.yml profiles.yml
 
-setup: $(STAMP) profiles.yml
+$(PROJECT)/dbt_packages/session_backup: $(STAMP) $(PROJECT)/packages.yml
+	cd $(PROJECT) && $(CURDIR)/$(BIN)/dbt deps --quiet
+
+setup: $(STAMP) profiles.yml $(PROJECT)/dbt_packages/session_backup
 
 demo: setup
 	$(BIN)/python scripts/demo.py
 
 test: setup lint
 	$(BIN)/session-backup generate --check
-	$(BIN)/dbt parse --quiet --target bigquery
+	$(BIN)/dbt parse --quiet --target bigquery --project-dir $(PROJECT)
 	$(BIN)/python -m pytest
 
 # Tests without dbt runs or emulators (declarations, generate, the CLI, estimate, the posts).
@@ -42,10 +47,10 @@ lint: setup
 
 docs: setup
 	$(BIN)/python scripts/demo.py --no-summary
-	$(BIN)/dbt docs generate
+	$(BIN)/dbt docs generate --project-dir $(PROJECT)
 
 clean:
-	rm -rf $(VENV) target logs data profiles.yml
+	rm -rf $(VENV) target logs data profiles.yml $(PROJECT)/target $(PROJECT)/logs $(PROJECT)/data $(PROJECT)/dbt_packages
 
 .PHONY: estimate diagrams
 

@@ -1,7 +1,8 @@
 """`make demo`: a realistic stream of sessions backed up, every one restored and verified
 exactly, and what the backup stored against what full copies would have cost.
 
-Runs on the embedded default (DuckDB files under data/), offline, in a few minutes.
+Runs on the embedded default (DuckDB files under integration_tests/data/), offline, in a few
+minutes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
+# The demo deployment: a dbt project that installs the package (integration_tests/).
+PROJECT = ROOT / "integration_tests"
 sys.path.insert(0, str(ROOT / "src"))
 
 from session_backup.config import load_settings
@@ -120,8 +123,8 @@ def main() -> int:
     parser.add_argument("--no-summary", action="store_true", help="skip the size summary")
     args = parser.parse_args()
 
-    os.environ.setdefault("SESSION_BACKUP_PROJECT_DIR", str(ROOT))
-    settings = load_settings(ROOT)
+    os.environ.setdefault("SESSION_BACKUP_PROJECT_DIR", str(PROJECT))
+    settings = load_settings(os.environ["SESSION_BACKUP_PROJECT_DIR"])
     settings.backup_db.parent.mkdir(parents=True, exist_ok=True)
     for stale in (settings.landing_db, settings.backup_db):
         stale.unlink(missing_ok=True)

@@ -33,7 +33,7 @@
             group by sessions.scope
         ) as progress
             on progress.scope = claimed.scope
-        where claimed.session_seq > progress.applied_seq - {{ var('recheck_recent_sessions', 2) | int }}
+        where claimed.session_seq > progress.applied_seq - {{ session_backup.setting('recheck_recent_sessions') | int }}
             and claimed.session_seq <= progress.applied_seq
         {%- endif %}
         order by 1

@@ -35,9 +35,9 @@
         earlier run's working tables). -#}
     {%- set query -%}
         select count(*) from (
-            select backup_invocation_id from {{ ref('checksums_' ~ table_name) }}
+            select backup_invocation_id from {{ session_backup.backup_ref('checksums', table_name) }}
             union all
-            select backup_invocation_id from {{ ref('changes_' ~ table_name) }}
+            select backup_invocation_id from {{ session_backup.backup_ref('changes', table_name) }}
         ) as working_rows
         where backup_invocation_id <> {{ session_backup.sql_string(invocation_id) }}
     {%- endset -%}

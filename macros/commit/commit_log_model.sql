@@ -8,9 +8,9 @@
     select
         {{ session_backup.sql_string(invocation_id) }} as invocation_id,
         {{ session_backup.sql_string(table.name) }} as table_name,
-        (select count(*) from {{ ref('checksums_' ~ table.name) }} where not is_recheck) as sessions,
-        (select count(*) from {{ ref('changes_' ~ table.name) }} where change_kind = 'closed') as closed_versions,
-        (select count(*) from {{ ref('changes_' ~ table.name) }} where change_kind = 'opened') as opened_versions,
+        (select count(*) from {{ session_backup.backup_ref('checksums', table.name) }} where not is_recheck) as sessions,
+        (select count(*) from {{ session_backup.backup_ref('changes', table.name) }} where change_kind = 'closed') as closed_versions,
+        (select count(*) from {{ session_backup.backup_ref('changes', table.name) }} where change_kind = 'opened') as opened_versions,
         {{ dbt.current_timestamp() }} as committed_at
     {%- if not loop.last %}
     union all

@@ -8,16 +8,16 @@
     {%- set history_names = session_backup.history_column_names(table, columns) -%}
     {%- set statements = [session_backup.not_committed_elsewhere_sql(table_name)] -%}
     {%- set history_insert -%}
-    insert into {{ ref('history_' ~ table_name) }} ({{ history_names | join(', ') }})
+    insert into {{ session_backup.backup_ref('history', table_name) }} ({{ history_names | join(', ') }})
     {{ session_backup.history_model(table_name) }}
     {%- endset -%}
     {%- do statements.append(history_insert) -%}
     {%- do statements.extend(session_backup.head_apply_sql(
-        ref('head_' ~ table_name),
+        session_backup.backup_ref('head', table_name),
         session_backup.head_changes(table_name),
         session_backup.head_column_names(table, columns),
         session_backup.head_identity(table, columns))) -%}
-    {%- do statements.append(session_backup.manifest_insert_sql(table_name, ref('changes_' ~ table_name))) -%}
+    {%- do statements.append(session_backup.manifest_insert_sql(table_name, session_backup.backup_ref('changes', table_name))) -%}
     {%- do statements.append(session_backup.layout_insert_sql(table_name)) -%}
     {{ return(statements) }}
 {% endmacro %}
@@ -30,7 +30,7 @@
     {%- set message = "session_backup refused: table " ~ table_name
         ~ " of this run was already committed by another run (nothing was written; run the backup again): session " -%}
     select {{ session_backup.raise_error_sql("concat(" ~ session_backup.sql_string(message) ~ ", checksums.session_id)") }} as already_committed
-    from {{ ref('checksums_' ~ table_name) }} as checksums
+    from {{ session_backup.backup_ref('checksums', table_name) }} as checksums
     inner join {{ ref('backup_manifest') }} as manifest
         on manifest.session_id = checksums.session_id
         and manifest.table_name = {{ session_backup.sql_string(table_name) }}

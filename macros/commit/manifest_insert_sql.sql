@@ -23,10 +23,10 @@
         {%- else %}
         0, 0, 0,
         {%- endif %}
-        {{ session_backup.sql_string(var('hash_version')) }},
+        {{ session_backup.sql_string(session_backup.setting('hash_version')) }},
         {{ session_backup.sql_string(layout.layout_id) }},
         current_timestamp
-    from {{ ref('checksums_' ~ table_name) }} as checksums
+    from {{ session_backup.backup_ref('checksums', table_name) }} as checksums
     {%- if changes_relation is not none %}
     left join (
         select

@@ -4,7 +4,7 @@
     {%- set tables = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='name') -%}
         {%- set backup = node.meta.get('backup') -%}
-        {%- if node.source_name == 'landing' and backup is mapping -%}
+        {%- if node.source_name == session_backup.setting('session_backup_source') and backup is mapping -%}
             {%- do tables.append(session_backup._parse_backup_declaration(node.name, backup)) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -6,7 +6,7 @@
             described then, and nothing is run. -#}
         {{ return([]) }}
     {%- endif -%}
-    {%- set relation = source('landing', table_name) -%}
+    {%- set relation = session_backup.landing_source(table_name) -%}
     {%- set columns = session_backup._landing_columns_cached(relation) -%}
     {%- if columns | length == 0 -%}
         {{ exceptions.raise_compiler_error("session_backup refused: Landing table " ~ relation ~ " does not exist or has no columns; "

@@ -60,7 +60,7 @@
         union all{% endif %}
         {%- endfor %}
     ) as layout_columns
-    where exists (select 1 from {{ ref('checksums_' ~ table_name) }} where not is_recheck)
+    where exists (select 1 from {{ session_backup.backup_ref('checksums', table_name) }} where not is_recheck)
         and not exists (
             select 1 from {{ layouts }}
             where table_name = {{ table_literal }} and layout_id = {{ id_literal }}
@@ -77,7 +77,7 @@
         a refused or failed run must not change what older sessions restore to. -#}
     {%- set stored = session_backup.stored_columns(table_name, include_session_id) -%}
     {%- if stored is not none -%}{{ return(stored) }}{%- endif -%}
-    {%- if adapter.get_columns_in_relation(source('landing', table_name)) | length == 0 -%}
+    {%- if adapter.get_columns_in_relation(session_backup.landing_source(table_name)) | length == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(session_backup.landing_columns(table_name, include_session_id)) }}

@@ -67,7 +67,7 @@ landing_rows as (
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
         {{ session_backup.row_check_hash(columns, 'landing') }} as backup_row_check_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join pending_sessions
         on landing.session_id = pending_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing') }}
@@ -105,7 +105,7 @@ landing_rows as (
         landing.{{ session_backup.quote_name(column.name) }},
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join (
         select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
         union all
@@ -142,7 +142,7 @@ landing_hashes as {{ session_backup.not_materialized() }} (
         landing.{{ name }},
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join pending_sessions
         on landing.session_id = pending_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing') }}
@@ -156,7 +156,7 @@ landing_values as {{ session_backup.not_materialized() }} (
         {%- for column in columns %}
         landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join pending_sessions
         on landing.session_id = pending_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing') }}
@@ -256,7 +256,7 @@ all_states as {{ session_backup.not_materialized() }} (
             {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
             cast(null as {{ dbt.type_bigint() }}) as carried_valid_from_seq,
             cast(null as {{ dbt.type_string() }}) as carried_valid_from_session_id
-        from {{ source('landing', table_name) }} as landing
+        from {{ session_backup.landing_source(table_name) }} as landing
         inner join pending_sessions
             on landing.session_id = pending_sessions.session_id
         inner join irregular_keys
@@ -386,7 +386,7 @@ recheck_rows as (
         recheck_sessions.backup_scope,
         recheck_sessions.session_seq,
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join ({{ session_backup.recheck_sessions(table_name) }}) as recheck_sessions
         on landing.session_id = recheck_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}

@@ -33,7 +33,7 @@ session_checksums as (
         changes.backup_checksum_row_count as row_count,
         changes.backup_checksum_low as checksum_low,
         changes.backup_checksum_high as checksum_high
-    from {{ ref('changes_' ~ table_name) }} as changes
+    from {{ session_backup.backup_ref('changes', table_name) }} as changes
     inner join checked_sessions
         on checked_sessions.backup_scope = changes.backup_checksum_scope
         and checked_sessions.session_seq = changes.backup_checksum_session_seq
@@ -44,7 +44,7 @@ hashed_rows as (
     select
         landing.session_id,
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join checked_sessions
         on landing.session_id = checked_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
@@ -97,9 +97,9 @@ left join session_checksums
         group by sessions.scope
     ) as progress
         on progress.scope = claimed.scope
-    where claimed.session_seq > progress.last_seq - {{ var('recheck_recent_sessions', 2) | int }}
+    where claimed.session_seq > progress.last_seq - {{ session_backup.setting('recheck_recent_sessions') | int }}
         and exists (
-            select 1 from {{ source('landing', 'sessions') }} as landed
+            select 1 from {{ session_backup.landing_source('sessions') }} as landed
             where landed.session_id = claimed.session_id
         )
 {% endmacro %}

@@ -19,7 +19,7 @@
         whose version closed with nothing replacing it. -#}
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
-    {%- set changes = ref('changes_' ~ table_name) -%}
+    {%- set changes = session_backup.backup_ref('changes', table_name) -%}
     {%- set identity = session_backup.head_identity(table, columns) -%}
 with
 

@@ -7,7 +7,7 @@
     {%- set table = session_backup.backup_table_config(table_name) -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
     select {{ session_backup.history_column_names(table, columns) | join(', ') }}
-    from {{ ref('changes_' ~ table_name) }}
+    from {{ session_backup.backup_ref('changes', table_name) }}
     where change_kind = 'closed'
     {%- endif -%}
 {% endmacro %}

@@ -27,7 +27,7 @@ pending_sessions as (
         session_id,
         backup_scope,
         session_seq
-    from {{ ref('checksums_' ~ table_name) }}
+    from {{ session_backup.backup_ref('checksums', table_name) }}
     where not is_recheck
 ),
 
@@ -97,7 +97,7 @@ landing_rows as (
         scheduled_sessions.backup_checkpoint_seq,
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash,
         {{ session_backup.content_check_hash(columns, 'landing') }} as backup_row_check_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join scheduled_sessions
         on landing.session_id = scheduled_sessions.session_id
 ),
@@ -225,7 +225,7 @@ checkpoint_rows as (
         {%- for column in columns %}
         landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join scheduled_sessions
         on landing.session_id = scheduled_sessions.session_id
     where scheduled_sessions.session_seq = scheduled_sessions.backup_checkpoint_seq
@@ -242,7 +242,7 @@ added_rows as (
         {%- for column in columns %}
         landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join scheduled_sessions
         on landing.session_id = scheduled_sessions.session_id
     inner join net_changes

@@ -9,7 +9,7 @@ with
 
 pending_sessions as (
     {#- The sessions the manifest rows of this run are taken from, so data and manifest agree. -#}
-    select session_id from {{ ref('checksums_' ~ table_name) }}
+    select session_id from {{ session_backup.backup_ref('checksums', table_name) }}
     where not is_recheck
 ),
 
@@ -18,7 +18,7 @@ copied_rows as (
         {%- for column in columns %}
         landing.{{ session_backup.quote_name(column.name) }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join pending_sessions
         on landing.session_id = pending_sessions.session_id
 )

@@ -25,7 +25,7 @@ next_session as (
 hashed_rows as (
     select
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join next_session
         on landing.session_id = next_session.session_id
 ),

@@ -21,7 +21,7 @@ next_session as (
     select
         session_id,
         backup_scope
-    from {{ ref('checksums_' ~ table_name) }}
+    from {{ session_backup.backup_ref('checksums', table_name) }}
 ),
 
 landing_rows as (
@@ -34,7 +34,7 @@ landing_rows as (
         {%- if table.is_keyless %},
         {{ session_backup.row_check_hash(columns, 'landing') }} as backup_row_check_hash
         {%- endif %}
-    from {{ source('landing', table_name) }} as landing
+    from {{ session_backup.landing_source(table_name) }} as landing
     inner join next_session
         on landing.session_id = next_session.session_id
 ),

@@ -13,7 +13,7 @@
             and manifest.table_name = {{ session_backup.sql_string(table_name) }}
         where rechecked.is_recheck
             {# A checksum taken with another hash version cannot be compared. #}
-            and manifest.hash_version = {{ session_backup.sql_string(var('hash_version')) }}
+            and manifest.hash_version = {{ session_backup.sql_string(session_backup.setting('hash_version')) }}
             and (manifest.row_count <> rechecked.row_count
                 or manifest.checksum_low <> rechecked.checksum_low
                 or manifest.checksum_high <> rechecked.checksum_high)

@@ -1,8 +1,8 @@
 {% macro assert_valid_landing_sessions(claimed_relation) %}
     {#- The sessions table is the backup's input contract. Anything that would make a session
         land in the wrong place is refused before a single row is claimed. -#}
-    {%- set sessions = source('landing', 'sessions') -%}
-    {%- set succeeded = session_backup.sql_string(var('succeeded_status')) -%}
+    {%- set sessions = session_backup.landing_source('sessions') -%}
+    {%- set succeeded = session_backup.sql_string(session_backup.setting('succeeded_status')) -%}
     {%- set checks = [] -%}
     {%- do checks.append(["session_id is NULL, or scope or started_at is NULL for a succeeded session",
         "select coalesce(session_id, '(null)') as session_id, coalesce(scope, '(null)') as scope from " ~ sessions

@@ -15,8 +15,8 @@ landing_sessions as (
         session_id,
         scope,
         started_at
-    from {{ source('landing', 'sessions') }}
-    where status = {{ session_backup.sql_string(var('succeeded_status')) }}
+    from {{ session_backup.landing_source('sessions') }}
+    where status = {{ session_backup.sql_string(session_backup.setting('succeeded_status')) }}
 ),
 
 {% if is_incremental() -%}

@@ -156,14 +156,13 @@ def run_backup(
     # record of which invariant tests ran and passed.
     if not show_dbt and not check_invariants:
         args.insert(0, "--no-write-json")
-    # The backup builds the backup, nothing else: not the macros' unit tests or their fixtures.
-    args += ["--exclude-resource-type", "unit_test"]
-    excluded = ["path:models/testing", "path:seeds/testing"]
+    # The backup builds the backup, nothing else of the project it is installed in: the
+    # package's models and the generated ones carry the tag; unit tests never run here.
+    args += ["--select", "tag:session_backup", "--exclude-resource-type", "unit_test"]
     if not check_invariants:
         # The invariant tests read all of History: their cost grows with the years kept, the
         # backup's must not. `dbt build`/`dbt test` still run them; so does --check-invariants.
-        excluded.append("tag:backup_invariant")
-    args += ["--exclude", *excluded]
+        args += ["--exclude", "tag:backup_invariant"]
     if full_refresh:
         args.append("--full-refresh")
     check_writable(settings)

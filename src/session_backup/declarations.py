@@ -1,4 +1,4 @@
-"""Reads the backup declarations from the landing sources YAML (the single source of truth)."""
+"""The backup declarations (`meta.backup` of the landing source's tables), as dbt parsed them."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from session_backup.dbt_project import parsed_project
 from session_backup.errors import BackupError
 
-SOURCES_FILE = Path("models/landing/_landing__sources.yml")
 STRATEGIES = ("history", "full", "incremental", "differential", "snapshot")
 # Table names become relation and file names, so they must be plain identifiers.
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -30,26 +28,21 @@ class TableDeclaration:
 
 
 def load_declarations(project_dir: Path) -> list[TableDeclaration]:
-    """Every landing table with a `meta.backup` block, sorted by name."""
-    path = project_dir / SOURCES_FILE
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError as exc:
-        raise BackupError(
-            f"{path} not found: is --project-dir the session_backup project?"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise BackupError(f"{path} is not valid YAML: {exc}") from exc
+    """Every table of the landing source (var session_backup_source) with a `meta.backup`
+    block, as dbt parsed them, sorted by name."""
+    project = parsed_project(project_dir)
+    source_name = project.settings["session_backup_source"]
     declarations = []
-    for source in document.get("sources") or []:
-        if source.get("name") != "landing":
+    for source, name, backup, path in project.source_tables:
+        if source != source_name or backup is None:
             continue
-        for table in source.get("tables") or []:
-            backup = (table.get("meta") or {}).get("backup")
-            if backup is None:
-                continue
-            declarations.append(_parse(path, table.get("name"), backup))
+        declarations.append(_parse(Path(path or "?"), name, backup))
     return sorted(declarations, key=lambda declaration: declaration.name)
+
+
+def project_settings(project_dir: Path) -> dict:
+    """The package's settings as dbt resolved them (macros/config/settings.sql)."""
+    return parsed_project(project_dir).settings
 
 
 def _parse(path: Path, name: object, backup: object) -> TableDeclaration:
@@ -83,9 +76,5 @@ def _parse(path: Path, name: object, backup: object) -> TableDeclaration:
 
 
 def project_hash_version(project_dir: Path) -> str:
-    """The `hash_version` var of dbt_project.yml: which row hash new checksums are taken with."""
-    try:
-        project = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BackupError(f"Cannot read {project_dir / 'dbt_project.yml'}: {exc}") from exc
-    return str((project.get("vars") or {}).get("hash_version", "v1"))
+    """The `hash_version` dbt resolved: which row hash new checksums are taken with."""
+    return str(project_settings(project_dir)["hash_version"])

@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import struct
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,35 +18,56 @@ import yaml
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ["dbt_project.yml", "profiles.example.yml", "macros", "snapshots"]
-CORE_MODELS = [
-    "models/backup/backup_sessions.sql",
-    "models/backup/backup_manifest.sql",
-    "models/backup/backup_layouts.sql",
-]
+INTEGRATION = REPO / "integration_tests"
+# Installed once per test process with a real `dbt deps`; each project copies the result.
+_INSTALLED: dict[str, Path] = {}
+
+
+def _installed_package(scratch: Path) -> Path:
+    """A consumer project skeleton with the package installed from the repository root
+    (packages.yml `local:`, then `dbt deps`), made once per test process."""
+    if "skeleton" in _INSTALLED:
+        return _INSTALLED["skeleton"]
+    from dbt.cli.main import dbtRunner
+
+    skeleton = scratch / "skeleton"
+    skeleton.mkdir(parents=True, exist_ok=True)
+    (skeleton / "dbt_project.yml").write_text(CONSUMER_PROJECT)
+    (skeleton / "packages.yml").write_text(
+        yaml.safe_dump({"packages": [{"local": str(REPO)}]}, sort_keys=False)
+    )
+    shutil.copy(REPO / "profiles.example.yml", skeleton / "profiles.yml")
+    result = dbtRunner().invoke(
+        ["deps", "--project-dir", str(skeleton), "--profiles-dir", str(skeleton), "--quiet"]
+    )
+    assert result.success, f"dbt deps failed: {result.exception}"
+    _INSTALLED["skeleton"] = skeleton
+    return skeleton
+
+
+# A project like an analytics engineer's: its own name and folders, the package installed.
+CONSUMER_PROJECT = """name: consumer_project
+version: "1.0.0"
+config-version: 2
+profile: session_backup
+model-paths: ["models"]
+snapshot-paths: ["snapshots"]
+"""
 
 
 def copy_project(destination: Path, declarations: dict[str, dict]) -> Path:
-    """The project's macros and core models, with `declarations` as the landing sources."""
+    """A consumer project that installs the package, with `declarations` as its landing source."""
+    skeleton = _installed_package(Path(tempfile.gettempdir()) / f"session-backup-{os.getpid()}")
     destination.mkdir(parents=True, exist_ok=True)
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part, dirs_exist_ok=True)
-        elif source.exists():
-            shutil.copy(source, destination / part)
-    shutil.copy(REPO / "profiles.example.yml", destination / "profiles.yml")
-    for model in CORE_MODELS:
-        (destination / model).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / model, destination / model)
+    shutil.copytree(skeleton, destination, symlinks=True, dirs_exist_ok=True)
     write_declarations(destination, declarations)
     return destination
 
 
 def write_declarations(project: Path, declarations: dict[str, dict]) -> None:
-    source = yaml.safe_load((REPO / "models/landing/_landing__sources.yml").read_text())["sources"][
-        0
-    ]
+    source = yaml.safe_load((INTEGRATION / "models/landing/_landing__sources.yml").read_text())[
+        "sources"
+    ][0]
     tables = [{"name": "sessions"}]
     for name, backup in declarations.items():
         tables.append({"name": name, "meta": {"backup": backup}})

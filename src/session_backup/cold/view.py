@@ -100,7 +100,7 @@ def refresh_restore_functions(settings: Settings) -> None:
         result = dbtRunner().invoke(
             [
                 "run-operation",
-                "create_backup_functions",
+                "session_backup.create_backup_functions",
                 "--quiet",
                 "--project-dir",
                 str(settings.project_dir),
