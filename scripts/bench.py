@@ -58,16 +58,20 @@ STORED_PREFIXES = {
     "differential": ("differential_",),
     "snapshot": ("snapshot_",),
 }
-NODE_PREFIXES = (
-    "checksums_",
-    "changes_",
-    "history_",
-    "head_",
-    "backup_commit",
-    "full_",
-    "incremental_",
-    "differential_",
-    "snapshot_",
+# The strategies' own dbt nodes: generated model names carry the prefix (var session_backup_prefix).
+NODE_PREFIXES = tuple(
+    f"backup_{kind}"
+    for kind in (
+        "checksums_",
+        "changes_",
+        "history_",
+        "head_",
+        "commit",
+        "full_",
+        "incremental_",
+        "differential_",
+        "snapshot_",
+    )
 )
 WINDOW = 3  # single-session runs per steady-state window
 REUSED: list[str] = []  # workers whose results --resume took from an earlier run

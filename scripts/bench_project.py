@@ -20,12 +20,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+INTEGRATION = REPO / "integration_tests"
 SOURCES = Path("models/landing/_landing__sources.yml")
-CORE_MODELS = (
-    "models/backup/backup_sessions.sql",
-    "models/backup/backup_manifest.sql",
-    "models/backup/backup_layouts.sql",
-)
 
 
 def make_project(
@@ -35,26 +31,28 @@ def make_project(
     tables: dict[str, dict] | None = None,
     duckdb_settings: dict[str, str] | None = None,
 ) -> Path:
-    """Copy the project (macros, core models, snapshots, config) to `destination` and declare
-    every landing table with `strategy`. `tables` replaces the declared tables (name -> backup
-    block without strategy); by default the repo's declarations are kept, strategy rewritten."""
+    """A project at `destination` that installs the package (packages.yml `local:` the
+    repository, then `dbt deps`), declaring every landing table with `strategy`. `tables`
+    replaces the declared tables (name -> backup block without strategy); by default the demo's
+    declarations are kept, strategy rewritten."""
     destination.mkdir(parents=True, exist_ok=True)
-    for part in ("dbt_project.yml", "macros"):
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part, dirs_exist_ok=True)
-        else:
-            shutil.copy(source, destination / part)
+    shutil.copy(INTEGRATION / "dbt_project.yml", destination / "dbt_project.yml")
+    (destination / "packages.yml").write_text(
+        yaml.safe_dump({"packages": [{"local": str(REPO)}]}, sort_keys=False)
+    )
     profiles = yaml.safe_load((REPO / "profiles.example.yml").read_text())
     if duckdb_settings:
         # e.g. {"memory_limit": "1GB"}: DuckDB otherwise takes up to 80 % of the machine's RAM.
         profiles["session_backup"]["outputs"]["duckdb"]["settings"] = dict(duckdb_settings)
     (destination / "profiles.yml").write_text(yaml.safe_dump(profiles, sort_keys=False))
     (destination / "snapshots").mkdir(exist_ok=True)
-    for model in CORE_MODELS:
-        (destination / model).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / model, destination / model)
-    document = yaml.safe_load((REPO / SOURCES).read_text())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "deps", "--quiet"],
+        cwd=destination,
+        env={**os.environ, "DBT_PROFILES_DIR": str(destination)},
+        check=True,
+    )
+    document = yaml.safe_load((INTEGRATION / SOURCES).read_text())
     landing = next(source for source in document["sources"] if source["name"] == "landing")
     declared = []
     for table in landing["tables"]:

@@ -142,7 +142,7 @@ def test_a_refused_run_names_table_session_and_next_step_and_status_keeps_its_er
 
 def test_a_failed_table_names_itself_the_sessions_and_what_to_do(deployment, monkeypatch):
     land(deployment, "vn-2", "2024-01-02", {"items": ITEMS})
-    monkeypatch.setenv("SESSION_BACKUP_FAULT", "raise:before-node:changes_items")
+    monkeypatch.setenv("SESSION_BACKUP_FAULT", "raise:before-node:backup_changes_items")
     failed = deployment.backup()
     monkeypatch.delenv("SESSION_BACKUP_FAULT")
     assert failed.exit_code == 2, failed.output
@@ -153,7 +153,7 @@ def test_a_failed_table_names_itself_the_sessions_and_what_to_do(deployment, mon
         state["session_id"]: state
         for state in json.loads(deployment.cli(["status", "--json"]).stdout)
     }
-    assert "failed: changes_items" in states["vn-2"]["missing_tables"]["items"]
+    assert "failed: backup_changes_items" in states["vn-2"]["missing_tables"]["items"]
     assert deployment.backup().exit_code == 0
     assert_restores_exactly(deployment, ["items"])
 

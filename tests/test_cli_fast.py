@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from session_backup.backup import _held_file, check_writable
@@ -22,6 +21,7 @@ from session_backup.config import load_settings
 from session_backup.errors import BackupError
 from session_backup.run_log import BackupRun, record_run, utc_now
 from session_backup.warehouse import DatabaseBusy, open_warehouse, wait_until_free
+from support.manifest import write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,22 +64,12 @@ def functions_sql(catalog: str) -> str:
 @pytest.fixture()
 def site(tmp_path, monkeypatch):
     project = tmp_path / "project"
-    (project / "models/landing").mkdir(parents=True)
-    shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
-    sources = {
-        "version": 2,
-        "sources": [
-            {
-                "name": "landing",
-                "tables": [
-                    {"name": "sessions"},
-                    {"name": "items", "meta": {"backup": {"key": ["item_id"]}}},
-                    {"name": "events", "meta": {"backup": {}}},
-                ],
-            }
-        ],
-    }
-    (project / "models/landing/_landing__sources.yml").write_text(yaml.safe_dump(sources))
+    project.mkdir()
+    # What `dbt parse` would have written for a landing source with these two declarations.
+    write_manifest(
+        tmp_path / "target",
+        {"sessions": None, "items": {"key": ["item_id"]}, "events": {}},
+    )
     backup_db = tmp_path / "backup.duckdb"
     with duckdb.connect(str(backup_db)) as connection:
         connection.execute(BACKUP_SQL)

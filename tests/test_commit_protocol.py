@@ -231,7 +231,7 @@ def test_a_run_killed_inside_the_commit_changes_nothing(deployment, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "fault", ["raise:after-node:history_wide", "raise:before-node:backup_commit"]
+    "fault", ["raise:after-node:backup_history_wide", "raise:before-node:backup_commit"]
 )
 def test_a_failed_run_changes_nothing_and_the_rerun_completes(deployment, fault):
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
@@ -249,7 +249,7 @@ def test_first_run_killed_between_tables_loses_no_session(tmp_path):
     create_landing(deployment)
     land(deployment, "vn-1", "VN", "2024-01-01", 1)
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
-    result = fault_run(deployment, "kill:after-node:head_wide")
+    result = fault_run(deployment, "kill:after-node:backup_head_wide")
     assert result.returncode != 0
     land(deployment, "vn-3", "VN", "2024-01-03", 3)
     assert deployment.backup("--check-invariants").exit_code == 0

@@ -1,4 +1,4 @@
-"""dbt's own `unit_tests:` (models/testing): the row hash and the gaps-and-islands macro, checked
+"""dbt's own `unit_tests:` (integration_tests/models/testing): the row hash and the gaps-and-islands macro, checked
 by dbt on fixtures, run here so that CI runs them on every change."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import duckdb
-from support.project import REPO
+from support.project import INTEGRATION, REPO
 
 
 def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
@@ -19,7 +19,7 @@ def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
             "create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar)"
         )
     for name, value in {
-        "SESSION_BACKUP_PROJECT_DIR": str(REPO),
+        "SESSION_BACKUP_PROJECT_DIR": str(INTEGRATION),
         "SESSION_BACKUP_DB": str(tmp_path / "backup.duckdb"),
         "SESSION_BACKUP_LANDING_DB": str(tmp_path / "landing.duckdb"),
         "SESSION_BACKUP_TARGET": "duckdb",
@@ -29,7 +29,7 @@ def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }.items():
         monkeypatch.setenv(name, value)
-    settings = load_settings(REPO)
+    settings = load_settings(INTEGRATION)
     # Unit tests read their inputs' columns from the warehouse: build the wrappers empty first.
     built = run_dbt(
         settings,

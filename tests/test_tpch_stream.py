@@ -6,14 +6,14 @@ from __future__ import annotations
 import sys
 
 import yaml
-from support.project import REPO, Deployment, assert_restores_exactly
+from support.project import INTEGRATION, REPO, Deployment, assert_restores_exactly
 
 sys.path.insert(0, str(REPO / "scripts"))
 from generate_landing import generate
 
 
 def repo_declarations() -> dict[str, dict]:
-    sources = yaml.safe_load((REPO / "models/landing/_landing__sources.yml").read_text())["sources"]
+    sources = yaml.safe_load((INTEGRATION / "models/landing/_landing__sources.yml").read_text())["sources"]
     tables = sources[0]["tables"]
     return {table["name"]: table["meta"]["backup"] for table in tables if "meta" in table}
 

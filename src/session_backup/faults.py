@@ -20,7 +20,7 @@ for it, and it never changes what a run writes when it does not fire.
                                   flushed line by line so it survives a kill: where a fault can
                                   land, and where it did.
 
-Examples: SESSION_BACKUP_FAULT="kill:after-statement:7", "raise:before-node:head_orders".
+Examples: SESSION_BACKUP_FAULT="kill:after-statement:7", "raise:before-node:backup_head_orders".
 """
 
 from __future__ import annotations
