@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from support.manifest import write_manifest
 
 from session_backup.backup import _held_file, check_writable
 from session_backup.cli import main
@@ -21,7 +22,6 @@ from session_backup.config import load_settings
 from session_backup.errors import BackupError
 from session_backup.run_log import BackupRun, record_run, utc_now
 from session_backup.warehouse import DatabaseBusy, open_warehouse, wait_until_free
-from support.manifest import write_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 

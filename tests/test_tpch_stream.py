@@ -13,7 +13,9 @@ from generate_landing import generate
 
 
 def repo_declarations() -> dict[str, dict]:
-    sources = yaml.safe_load((INTEGRATION / "models/landing/_landing__sources.yml").read_text())["sources"]
+    sources = yaml.safe_load((INTEGRATION / "models/landing/_landing__sources.yml").read_text())[
+        "sources"
+    ]
     tables = sources[0]["tables"]
     return {table["name"]: table["meta"]["backup"] for table in tables if "meta" in table}
 

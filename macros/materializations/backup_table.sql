@@ -5,6 +5,7 @@
         writes rows: the backup_commit node writes every table of a run in one transaction, so a
         failed or killed run leaves nothing a restore could see. -#}
     {%- set target_relation = this.incorporate(type='table') -%}
+    {%- do session_backup.assert_in_backup_schema(this) -%}
     {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {%- set model_columns = get_column_schema_from_query(sql) -%}
 
@@ -78,5 +79,19 @@
             ~ " session(s) of table '" ~ table_name ~ "' are backed up in it: it was dropped or renamed outside"
             ~ " session_backup. Restore it (e.g. from BigQuery time travel or a copy of the backup file);"
             ~ " nothing was written.") }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro assert_in_backup_schema(relation) %}
+    {#- Restores, verify and tiering find Head and History in the backup's schema (the target's);
+        a `+schema` that the installing project's folder configs apply to the generated models
+        would build them elsewhere and split the backup. -#}
+    {%- set backup_schema = generate_schema_name(none, none) | trim -%}
+    {%- if relation.schema != backup_schema -%}
+        {{ exceptions.raise_compiler_error(
+            relation.identifier ~ " would be built in schema '" ~ relation.schema ~ "', but the backup lives in '"
+            ~ backup_schema ~ "': remove the +schema config your dbt_project.yml applies to the generated "
+            ~ "models' folder (var session_backup_folder).") }}
     {%- endif -%}
 {% endmacro %}

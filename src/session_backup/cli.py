@@ -30,7 +30,7 @@ __all__ = [
     "--project-dir",
     type=click.Path(file_okay=False),
     envvar="SESSION_BACKUP_PROJECT_DIR",
-    help="The session_backup dbt project (default: current directory).",
+    help="The dbt project that installs the session_backup package (default: current directory).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
@@ -44,7 +44,7 @@ def main(
 
     \b
     Typical day:
-      session-backup backup                  # back up every pending session (dbt build)
+      session-backup backup                  # back up every pending session (dbt build -s tag:session_backup)
       session-backup status                  # what is backed up
       session-backup restore --session VN-20240101T000000 --into restored
       session-backup verify --all            # recompute every checksum from the backup
@@ -58,10 +58,11 @@ def main(
 )
 @pass_context
 def generate(ctx: Context, check: bool) -> None:
-    """Write the dbt models of every declared table.
+    """Write the dbt models of every declared table into the project.
 
-    Run it after adding or changing a `meta.backup` declaration in
-    models/landing/_landing__sources.yml.
+    Run it after adding or changing a `meta.backup` declaration of the landing source. The
+    models go to the folder `session_backup_folder` (default models/session_backup), named
+    with the prefix `session_backup_prefix` (default backup_); both are dbt vars.
 
     \b
     Example:

@@ -75,10 +75,8 @@ def _parse(settings: Settings) -> None:
     result = run_dbt(settings, ["--log-level", "none", "--log-level-file", "debug", "parse"])
     if not result.succeeded:
         detail = result.errors[0] if result.errors else "see logs/dbt.log"
-        raise BackupError(
-            f"dbt could not parse the project {settings.project_dir}: {detail}. "
-            "Is the package installed (`dbt deps`)?"
-        )
+        hint = " Run `dbt deps` to install it." if "package" in detail.lower() else ""
+        raise BackupError(f"dbt could not parse the project {settings.project_dir}: {detail}{hint}")
 
 
 def _settings(manifest: dict) -> dict[str, Any]:
@@ -97,6 +95,11 @@ def _source_tables(manifest: dict) -> list[tuple[str, str, Any, str]]:
     for source in (manifest.get("sources") or {}).values():
         backup = (source.get("meta") or {}).get("backup")
         tables.append(
-            (source.get("source_name"), source.get("name"), backup, source.get("original_file_path"))
+            (
+                source.get("source_name"),
+                source.get("name"),
+                backup,
+                source.get("original_file_path"),
+            )
         )
     return sorted(tables, key=lambda table: (str(table[0]), str(table[1])))

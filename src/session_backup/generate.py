@@ -57,7 +57,9 @@ def target_of(project_dir: Path) -> Target:
     folder = Path(str(settings["session_backup_folder"]))
     if folder.is_absolute() or ".." in folder.parts or not folder.parts:
         raise ValueError(f"session_backup_folder must be a folder inside the project: {folder}")
-    return Target(folder, str(settings["session_backup_prefix"]), str(settings["session_backup_source"]))
+    return Target(
+        folder, str(settings["session_backup_prefix"]), str(settings["session_backup_source"])
+    )
 
 
 def _config(target: Target, alias: str, **options: str) -> str:
@@ -87,14 +89,17 @@ def _history_strategy_models(
 
     # History and Head nodes only keep their table's shape; the commit node writes them.
     def backup_table(kind: str, partition: dict[str, str]) -> str:
-        return _config(
-            target,
-            f"{kind}_{name}",
-            materialized="'backup_table'",
-            backup_table=f"'{name}'",
-            **partition,
-            cluster_by=f"session_backup.backup_cluster_by({_list(table.key)})",
-        ) + f"-- depends_on: {target.ref('changes', name)}\n"
+        return (
+            _config(
+                target,
+                f"{kind}_{name}",
+                materialized="'backup_table'",
+                backup_table=f"'{name}'",
+                **partition,
+                cluster_by=f"session_backup.backup_cluster_by({_list(table.key)})",
+            )
+            + f"-- depends_on: {target.ref('changes', name)}\n"
+        )
 
     checksums_hook = f"\"{{{{ session_backup.assert_landing_unchanged('{name}') }}}}\""
     changes_hook = f"\"{{{{ session_backup.assert_valid_changes('{name}') }}}}\""
@@ -116,7 +121,9 @@ def _history_strategy_models(
             + backup_table("history", {"partition_by": "session_backup.history_partition_by()"})
             + f"{{{{ session_backup.history_model('{name}') }}}}\n"
         ),
-        target.tables_dir / f"_{target.prefix}{name}__models.yml": _history_properties(target, table),
+        target.tables_dir / f"_{target.prefix}{name}__models.yml": _history_properties(
+            target, table
+        ),
         target.tables_dir / f"{target.model('head', name)}.sql": (
             HEADER + backup_table("head", {}) + f"{{{{ session_backup.head_model('{name}') }}}}\n"
         ),
@@ -143,7 +150,9 @@ def _commit_models(target: Target, tables: list[TableDeclaration]) -> dict[Path,
             f"{inputs}"
             "{{ session_backup.commit_log_model() }}\n"
         ),
-        target.tables_dir / f"_{target.prefix}commit__models.yml": _commit_properties(target, history),
+        target.tables_dir / f"_{target.prefix}commit__models.yml": _commit_properties(
+            target, history
+        ),
     }
 
 

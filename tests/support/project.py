@@ -80,7 +80,7 @@ def write_declarations(project: Path, declarations: dict[str, dict]) -> None:
 class Deployment:
     """A project copy plus its landing, backup and cold locations, driven like a user would."""
 
-    def __init__(self, root: Path, declarations: dict[str, dict]) -> None:
+    def __init__(self, root: Path, declarations: dict[str, dict], generate: bool = True) -> None:
         self.root = root
         self.project = copy_project(root / "project", declarations)
         self.landing_db = root / "landing.duckdb"
@@ -96,7 +96,9 @@ class Deployment:
             "DBT_LOG_PATH": str(root / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        self.cli(["generate"])
+        if generate:
+            generated = self.cli(["generate"])
+            assert generated.exit_code == 0, generated.output
 
     @contextmanager
     def environment(self) -> Iterator[None]:
