@@ -19,7 +19,7 @@
     {%- endfor -%}
     {{ exceptions.raise_compiler_error(
         "Table '" ~ table_name ~ "' is not declared for backup: add `meta: {backup: {...}}` to it in "
-        ~ "models/landing/_landing__sources.yml, then run `session-backup generate`.") }}
+        ~ "the landing source '" ~ session_backup.setting('session_backup_source') ~ "', then run `session-backup generate`.") }}
 {% endmacro %}
 
 

@@ -10,7 +10,7 @@
     {%- set columns = session_backup._landing_columns_cached(relation) -%}
     {%- if columns | length == 0 -%}
         {{ exceptions.raise_compiler_error("session_backup refused: Landing table " ~ relation ~ " does not exist or has no columns; "
-            ~ "it is declared for backup in models/landing/_landing__sources.yml.") }}
+            ~ "it is declared for backup in the landing source '" ~ session_backup.setting('session_backup_source') ~ "'.") }}
     {%- endif -%}
     {%- set names = columns | map(attribute='name') | map('lower') | list -%}
     {%- if 'session_id' not in names -%}

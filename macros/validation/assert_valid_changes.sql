@@ -30,7 +30,7 @@
         {%- endfor -%}
         {{ exceptions.raise_compiler_error("session_backup refused: Landing table '" ~ table_name ~ "' breaks its declared key "
             ~ table.key | join(', ') ~ ": " ~ lines | join('; ')
-            ~ ". Nothing was backed up; fix the landing data or the key in models/landing/_landing__sources.yml.") }}
+            ~ ". Nothing was backed up; fix the landing data or the key in its `meta.backup` declaration.") }}
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}

@@ -16,8 +16,8 @@ from session_backup.warehouse import Warehouse
 
 def backup_schemas(settings: Settings) -> set[str]:
     """The schemas (datasets) the backup itself lives in: its own, and `<own>_<custom>` for each
-    `+schema` of dbt_project.yml (staging, testing), as macros/config/generate_schema_name.sql
-    names them. Lower-cased: DuckDB names are case-insensitive."""
+    `+schema` of the project's dbt_project.yml (staging, testing), as dbt's default
+    generate_schema_name names them. Lower-cased: DuckDB names are case-insensitive."""
     base = settings.backup_schema
     customs = {"staging", "testing"}
     try:
