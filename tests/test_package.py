@@ -114,6 +114,7 @@ def test_the_package_ships_nothing_of_the_demo_or_the_tests():
     ]
     names = sorted(str(path.relative_to(REPO)) for path in shipped)
     assert names == [
+        "models/backup/_backup__cli_tables.yml",
         "models/backup/_backup__models.yml",
         "models/backup/backup_layouts.sql",
         "models/backup/backup_manifest.sql",
