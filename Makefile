@@ -12,6 +12,9 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: setup demo test test-fast bench lint docs clean
 
+# Test modules run in parallel, one module per worker (each starts its own emulators on free ports).
+TEST_WORKERS ?= 2
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -32,7 +35,7 @@ demo: setup
 test: setup lint
 	$(BIN)/session-backup generate --check
 	$(BIN)/dbt parse --quiet --target bigquery --project-dir $(PROJECT)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Tests without dbt runs or emulators (declarations, generate, the CLI, estimate, the posts).
 test-fast: setup
