@@ -465,3 +465,80 @@ def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
     again = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
     assert again["refused"] == [] and set(again["moved"]["by_table"]) == {"items"}
+
+
+def test_bytes_billed_by_tier_restore_through_cold_and_verify(deployment, capsys):
+    """What BigQuery would bill for `tier`, a restore that reads through cold, and `verify` of
+    that session: every statement priced by the cost model (tests/support/bigquery_cost.py)
+    just before it runs on the emulator, and the cold files' GCS cost per storage class from the
+    price list. Printed with `pytest -s` and quoted in docs/bigquery.md."""
+    from support.bigquery_cost import CostModel, gcs_costs, priced_while_running, query_usd
+
+    from session_backup.cold.prices import load_prices
+
+    model = CostModel(deployment)
+    prices, _ = load_prices(settings(deployment))
+    before = model.table_bytes()
+    with priced_while_running(model) as tiered:
+        summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert summary["refused"] == [] and summary["moved"]["rows"] > 0
+    after = model.table_bytes()
+    partly_cold, all_hot = "vn-02", "vn-09"
+    runs = {}
+    for name, args in (
+        (f"restore {partly_cold} (partly cold)", ["restore", "--session", partly_cold]),
+        (f"restore {all_hot} (all hot)", ["restore", "--session", all_hot]),
+        (f"verify {partly_cold}", ["verify", "--session", partly_cold]),
+    ):
+        target = ["--into", f"{deployment.dataset}_costed"] if args[0] == "restore" else []
+        with priced_while_running(model) as priced:
+            result = deployment.cli([*args, *target])
+        assert result.exit_code == 0, result.output
+        runs[name] = priced
+    cold_bytes, cold_logical = deployment.query(
+        f"select sum(bytes), sum(logical_bytes) from {deployment.relation('cold_manifest')} "
+        "where state = 'active'"
+    )[0]
+    costs = gcs_costs(int(cold_bytes), prices)
+    with capsys.disabled():
+        print()
+        print(
+            model.report(
+                f"tier --older-than 90d ({summary['moved']['rows']} rows)", tiered, after, "KiB"
+            )
+        )
+        for name, priced in runs.items():
+            print(model.report(name, priced, after, "KiB"))
+        print(f"backup before tier (logical bytes): {before}")
+        print(
+            f"on-demand USD: tier {query_usd(tiered, prices):.6f}, "
+            + ", ".join(f"{name} {query_usd(priced, prices):.6f}" for name, priced in runs.items())
+        )
+        print(
+            f"cold files: {int(cold_bytes)} bytes of Parquet for {int(cold_logical)} logical bytes "
+            f"({int(cold_bytes) / int(cold_logical):.2f})"
+        )
+        for storage_class, cost in costs.items():
+            print(
+                f"  {storage_class:9s} {cost['usd_per_month']:.3e} USD/month, at least "
+                f"{cost['minimum_usd']:.3e} ({cost['minimum_storage_days']} days), one full read "
+                f"{cost['retrieval_usd_per_read']:.3e}"
+            )
+    for priced in (tiered, *runs.values()):
+        assert priced.unpriced == [], priced.unpriced
+    # tier reads History (plan, export, checksum, the DELETE of whole closed days, the cost
+    # estimate) a few times, and Head once (the estimate of what stays hot).
+    assert 0 < tiered.by_table["history"] <= 8 * before["history"]
+    assert tiered.by_table.get("head", 0) <= before["head"]
+    assert after["history"] < before["history"] and after.get("cold", 0) > 0
+    # A restore of a partly cold session reads the cold rows; verify reads no more than it.
+    restored, verified = runs[f"restore {partly_cold} (partly cold)"], runs[f"verify {partly_cold}"]
+    assert restored.by_table.get("cold", 0) > 0
+    assert verified.scanned <= restored.scanned
+    assert restored.by_table.get("history", 0) <= after["history"]
+    # GCS: bytes x the price list's rate, cheaper class by class.
+    monthly = [cost["usd_per_month"] for cost in costs.values()]
+    assert monthly == sorted(monthly, reverse=True) and monthly[0] > 0
+    assert costs["coldline"]["usd_per_month"] == pytest.approx(
+        int(cold_bytes) / (1 << 30) * prices["gcs"]["coldline"]
+    )
