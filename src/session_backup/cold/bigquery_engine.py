@@ -31,8 +31,9 @@ class BigQueryBackup:
 
     kind = "bigquery"
 
-    def __init__(self, warehouse) -> None:
+    def __init__(self, warehouse, settings: Settings) -> None:
         self.warehouse = warehouse
+        self.settings = settings
         self.client = warehouse.client
         self.project = warehouse.project
         self.schema = warehouse.schema
@@ -150,4 +151,4 @@ def open_bigquery_backup(settings: Settings):
     from session_backup.warehouse import open_warehouse
 
     with open_warehouse(settings) as warehouse:
-        yield BigQueryBackup(warehouse)
+        yield BigQueryBackup(warehouse, settings)

@@ -73,6 +73,7 @@ def prune(
     from session_backup.backup import backup_lock
 
     progress = progress or Progress()
+    fail_after = fail_after or settings.cold_fail_after
     moment = parse_now(now)
     window_start = subtract_duration(moment, keep, "--keep")
     requested_holds = list(

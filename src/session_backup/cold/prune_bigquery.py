@@ -377,7 +377,7 @@ def _rewrite_kept_rows(
             source=backup.rel(source),
             where=keep,
         )
-        form = read_form()
+        form = read_form(backup.settings)
         if form == "load":
             ensure_loaded_table(backup, table)
         place(

@@ -60,7 +60,7 @@ def prepare_cold_reads(
             for item in table_items:
                 check_objects(stores(item["cold_root"]), item)
                 report["checked"] += 1
-            if read_form() == "load" and table_items:
+            if read_form(settings) == "load" and table_items:
                 report["fetched"] += load_missing(
                     backup, stores(table_items[0]["cold_root"]), table, table_items
                 )

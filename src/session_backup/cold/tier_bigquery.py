@@ -227,7 +227,7 @@ def _tier_table(
         fault("tier", "verify", fail_after, table)
 
         # 4. Place the verified bytes under their final names; never overwrite.
-        form = read_form()
+        form = read_form(settings)
         if form == "load":
             ensure_loaded_table(backup, table)
         for unit in units:

@@ -10,7 +10,7 @@ from session_backup.cold.duckdb_engine import DuckDBBackup, open_backup, quote
 from session_backup.cold.duckdb_sql import check_path_literal, read_casts, read_parquet_sql
 from session_backup.cold.manifest import active_files
 from session_backup.cold.names import COLD_VIEW_STATE
-from session_backup.config import Settings
+from session_backup.config import Settings, profile_environment
 from session_backup.errors import BackupError
 
 
@@ -91,32 +91,25 @@ def refresh_restore_functions(settings: Settings) -> None:
     union the cold views. Needed once per table, the first time it gets a cold view."""
     from dbt.cli.main import dbtRunner
 
-    saved = {key: os.environ.get(key) for key in ("SESSION_BACKUP_DB", "SESSION_BACKUP_LANDING_DB")}
-    os.environ["SESSION_BACKUP_DB"] = str(settings.backup_db)
-    os.environ["SESSION_BACKUP_LANDING_DB"] = str(settings.landing_db)
     cwd = os.getcwd()
     os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
     try:
-        result = dbtRunner().invoke(
-            [
-                "run-operation",
-                "create_backup_functions",
-                "--quiet",
-                "--project-dir",
-                str(settings.project_dir),
-                "--profiles-dir",
-                str(settings.profiles_dir),
-                "--target",
-                settings.target,
-            ]
-        )
+        with profile_environment(settings):
+            result = dbtRunner().invoke(
+                [
+                    "run-operation",
+                    "create_backup_functions",
+                    "--quiet",
+                    "--project-dir",
+                    str(settings.project_dir),
+                    "--profiles-dir",
+                    str(settings.profiles_dir),
+                    "--target",
+                    settings.target,
+                ]
+            )
     finally:
         os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         close_dbt_duckdb()
     if not result.success:
         detail = (
