@@ -575,8 +575,8 @@ def test_bytes_billed_by_tier_restore_through_cold_and_verify(deployment, capsys
             result = deployment.cli([*args, *target])
         assert result.exit_code == 0, result.output
         runs[name] = priced
-    cold_bytes, cold_logical = deployment.query(
-        f"select sum(bytes), sum(logical_bytes) from {deployment.relation('cold_manifest')} "
+    cold_files, cold_bytes, cold_logical = deployment.query(
+        f"select count(*), sum(bytes), sum(logical_bytes) from {deployment.relation('cold_manifest')} "
         "where state = 'active'"
     )[0]
     costs = gcs_costs(int(cold_bytes), prices)
@@ -595,7 +595,7 @@ def test_bytes_billed_by_tier_restore_through_cold_and_verify(deployment, capsys
             + ", ".join(f"{name} {query_usd(priced, prices):.6f}" for name, priced in runs.items())
         )
         print(
-            f"cold files: {int(cold_bytes)} bytes of Parquet for {int(cold_logical)} logical bytes "
+            f"cold files: {cold_files}, {int(cold_bytes)} bytes of Parquet for {int(cold_logical)} logical bytes "
             f"({int(cold_bytes) / int(cold_logical):.2f})"
         )
         for storage_class, cost in costs.items():
