@@ -563,11 +563,11 @@ def test_bytes_billed_by_tier_restore_through_cold_and_verify(deployment, capsys
         summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
     assert summary["refused"] == [] and summary["moved"]["rows"] > 0
     after = model.table_bytes()
-    partly_cold, all_hot = "vn-02", "vn-09"
+    partly_cold, newest = "vn-02", "vn-09"
     runs = {}
     for name, args in (
         (f"restore {partly_cold} (partly cold)", ["restore", "--session", partly_cold]),
-        (f"restore {all_hot} (all hot)", ["restore", "--session", all_hot]),
+        (f"restore {newest} (newest VN session)", ["restore", "--session", newest]),
         (f"verify {partly_cold}", ["verify", "--session", partly_cold]),
     ):
         target = ["--into", f"{deployment.dataset}_costed"] if args[0] == "restore" else []
