@@ -491,12 +491,13 @@ def worker_catchup(args: argparse.Namespace) -> dict:
 
 
 def measure_backtest(
-    backup_db: Path, landing_db: Path, memory_limit: str, sessions: int = 100
+    backup_db: Path, landing_db: Path, memory_limit: str, sessions: int | None = None
 ) -> dict:
     """Back-testing on the history backup against the floor, on the first `sessions` sessions of
-    the first scope: one multi-session restore vs a plain-copy select of the same rows and vs
-    one restore per session; diff vs restoring both sessions and comparing them (neighbours and
-    the farthest pair); export to Parquet vs a plain copy of the same rows to Parquet."""
+    the first scope (default: all of them, N of the landing): one multi-session restore vs a
+    plain-copy select of the same rows and vs one restore per session; diff vs restoring both
+    sessions and comparing them (neighbours and the farthest pair); export to Parquet vs a plain
+    copy of the same rows to Parquet (one file per table and session, as the export writes)."""
     import dataclasses
     import tempfile
 
@@ -519,6 +520,7 @@ def measure_backtest(
     chosen = backtest.sessions_between(warehouse, scope, None, None, tables)[:sessions]
     ids = [session.session_id for session in chosen]
     con.execute("create schema if not exists bench_backtest")
+    log(f"  back-testing on {len(ids)} sessions of scope {scope}, tables {', '.join(tables)}")
 
     def timed(work) -> float:
         started = time.perf_counter()
@@ -563,21 +565,53 @@ def measure_backtest(
                     f"to '{folder}/{table}_{index}.parquet' (format parquet, compression zstd)"
                 )
 
-    result = {"sessions": len(ids), "tables": tables}
+    def plain_parquet_partitioned(folder: Path) -> None:
+        """The fastest plain copy: one partitioned COPY per table, a file per session."""
+        for table in tables:
+            con.execute(
+                f"copy (select *, session_id as bench_partition from landing.main.{table} "
+                "where session_id in (select unnest($ids))) "
+                f"to '{folder}/{table}' (format parquet, compression zstd, partition_by (bench_partition))",
+                {"ids": ids},
+            )
+
+    def drop(prefix: str) -> None:  # the tables a measurement made, so the file stays small
+        each_table(f"drop table if exists bench_backtest.{prefix}_{{table}}")
+
+    result: dict[str, Any] = {"sessions": len(ids), "scope": scope, "tables": tables}
     result["restore_many_seconds"] = timed(
         lambda: each_table(
             "create or replace table bench_backtest.many_{table} as select * from backup.backup.restore_{table}_sessions($ids)",
             ids=ids,
         )
     )
-    result["plain_select_seconds"] = timed(
+    result["restored_rows"] = sum(
+        con.execute(f"select count(*) from bench_backtest.many_{table}").fetchone()[0]
+        for table in tables
+    )
+    drop("many")
+    # Two plain forms of one select: a per-row list test and a semi-join; the faster is the floor.
+    result["plain_select_list_seconds"] = timed(
         lambda: each_table(
             "create or replace table bench_backtest.plain_{table} as select * from landing.main.{table} "
             "where list_contains($ids, session_id)",
             ids=ids,
         )
     )
+    drop("plain")
+    result["plain_select_semijoin_seconds"] = timed(
+        lambda: each_table(
+            "create or replace table bench_backtest.plain_{table} as select * from landing.main.{table} "
+            "where session_id in (select unnest($ids))",
+            ids=ids,
+        )
+    )
+    drop("plain")
+    result["plain_select_seconds"] = min(
+        result["plain_select_list_seconds"], result["plain_select_semijoin_seconds"]
+    )
     result["restore_singles_seconds"] = timed(singles)
+    drop("single")
     for label, (from_id, to_id) in {
         "neighbours": (ids[-2], ids[-1]),
         "farthest": (ids[0], ids[-1]),
@@ -585,11 +619,27 @@ def measure_backtest(
         result[f"diff_{label}_seconds"] = timed(lambda a=from_id, b=to_id: diff(a, b))
         result[f"compare_{label}_seconds"] = timed(lambda a=from_id, b=to_id: compare(a, b))
     with tempfile.TemporaryDirectory(dir=backup_db.parent) as folder:
+        timings: dict[str, float] = {}
         result["export_seconds"] = timed(
-            lambda: backtest.export_sessions(warehouse, chosen, tables, f"{folder}/export")
+            lambda: backtest.export_sessions(
+                warehouse, chosen, tables, f"{folder}/export", timings=timings
+            )
         )
+        result["export_phases_seconds"] = {name: round(value, 4) for name, value in timings.items()}
         Path(folder, "plain").mkdir()
-        result["plain_parquet_seconds"] = timed(lambda: plain_parquet(Path(folder, "plain")))
+        result["plain_parquet_per_session_seconds"] = timed(
+            lambda: plain_parquet(Path(folder, "plain"))
+        )
+        shutil.rmtree(Path(folder, "plain"))
+        Path(folder, "plain").mkdir()
+        result["plain_parquet_partitioned_seconds"] = timed(
+            lambda: plain_parquet_partitioned(Path(folder, "plain"))
+        )
+        # The floor: the faster of the two plain copies.
+        result["plain_parquet_seconds"] = min(
+            result["plain_parquet_per_session_seconds"],
+            result["plain_parquet_partitioned_seconds"],
+        )
     warehouse.close()
     result["ratios"] = {
         "restore_many_vs_plain_select": round(
@@ -609,6 +659,141 @@ def measure_backtest(
         ),
     }
     return result
+
+
+def backtest_targets(backtest: dict) -> list[tuple[str, bool | None, str]]:
+    """The back-testing targets, from measure_backtest's figures of one run."""
+    ratios = backtest["ratios"]
+    n = backtest["sessions"]
+    return [
+        (
+            f"restore of {n} sessions in one call <= 1.3x a plain-copy select of the same sessions",
+            ratios["restore_many_vs_plain_select"] <= 1.3,
+            (
+                f"{ratios['restore_many_vs_plain_select']}x ({backtest['restore_many_seconds']:.2f} s vs "
+                f"{backtest['plain_select_seconds']:.2f} s, {backtest.get('restored_rows', 0):,} rows)"
+            ),
+        ),
+        (
+            f"restore of {n} sessions in one call >= 5x faster than {n} single-session restores",
+            ratios["singles_vs_restore_many"] >= 5,
+            (
+                f"{ratios['singles_vs_restore_many']}x ({backtest['restore_singles_seconds']:.2f} s vs "
+                f"{backtest['restore_many_seconds']:.2f} s)"
+            ),
+        ),
+        (
+            "diff of neighbouring sessions >= 10x faster than restoring both and comparing",
+            ratios["compare_vs_diff_neighbours"] >= 10,
+            (
+                f"{ratios['compare_vs_diff_neighbours']}x ({backtest['diff_neighbours_seconds']:.3f} s vs "
+                f"{backtest['compare_neighbours_seconds']:.2f} s)"
+            ),
+        ),
+        (
+            f"diff {n - 1} sessions apart no slower than restoring both and comparing",
+            ratios["compare_vs_diff_farthest"] >= 1,
+            (
+                f"{ratios['compare_vs_diff_farthest']}x ({backtest['diff_farthest_seconds']:.3f} s vs "
+                f"{backtest['compare_farthest_seconds']:.2f} s)"
+            ),
+        ),
+        (
+            f"export of {n} sessions to Parquet <= 1.5x a plain copy of the same rows to Parquet",
+            ratios["export_vs_plain_parquet"] <= 1.5,
+            f"{ratios['export_vs_plain_parquet']}x ({backtest['export_seconds']:.2f} s vs "
+            f"{backtest['plain_parquet_seconds']:.2f} s; export phases "
+            + ", ".join(
+                f"{name} {seconds:.2f} s"
+                for name, seconds in backtest.get("export_phases_seconds", {}).items()
+            )
+            + ")",
+        ),
+    ]
+
+
+def backtest_markdown(backtest: dict, meta: dict) -> str:
+    """The report of a back-testing-only run (`--only backtest`)."""
+    lines = [
+        f"# Back-testing, measured ({meta['date']})",
+        "",
+        (
+            f"TPC-H session stream, SF {meta['scale_factor']}, {backtest['sessions']} sessions of scope "
+            f"{backtest['scope']} (tables {', '.join(backtest['tables'])}), on the history backup of one "
+            f"catch-up run. Machine: {meta['cpus']} CPUs, DuckDB {meta['duckdb']}. DuckDB memory_limit "
+            f"{meta['duckdb_memory_limit']}. Command: `{meta['command']}`."
+        ),
+        *([f"Note: {meta['note']}", ""] if meta.get("note") else []),
+        "",
+        "## Targets",
+        "",
+    ]
+    for name, ok, detail in backtest_targets(backtest):
+        lines.append(f"- **{'PASS' if ok else 'MISS'}** {name}: {detail}")
+    lines += ["", "## Seconds, as measured", ""]
+    for name, value in backtest.items():
+        if name.endswith("_seconds"):
+            lines.append(f"- {name.removesuffix('_seconds')}: {value:.3f}")
+    lines += [
+        "",
+        (
+            "Method: each figure is one timed run, every table in the backup. Restore of N sessions: "
+            "`create table as select * from restore_<t>_sessions(ids)`; plain: the same from landing; singles: `insert into ... select * from restore_<t>(id)` per "
+            "session. Diff: `count(*)` of `diff_<t>(a, b)`; compare: `count(*)` of both `except all` ways between "
+            "`restore_<t>(a)` and `restore_<t>(b)`. Export: `session-backup export`'s function (one file per table "
+            "and session, SHA-256 and manifest included); plain: one `copy (select ... where session_id = ...) "
+            "to ... (format parquet, compression zstd)` per table and session, or one `copy ... (partition_by ...)` "
+            "per table, whichever is faster; the plain select likewise the faster of `list_contains(ids, session_id)` "
+            "and `session_id in (select unnest(ids))`."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def backtest_only(args: argparse.Namespace) -> str:
+    """`--only backtest`: the history catch-up backup of the landing, then measure_backtest on
+    it; nothing else of the bench runs."""
+    import duckdb
+
+    started = time.perf_counter()
+    landing_db, landing = prepare_landing(
+        Path(args.work), args.scale_factor, args.sessions, args.scopes, args.seed
+    )
+    catchup_db = Path(args.work) / "history" / "catchup" / "backup.duckdb"
+    if not (args.resume and catchup_db.exists()):
+        log("history: catch-up backup ...")
+        args.resume = False  # the worker's backup must be this one
+        run_worker(args, "catchup", "history", landing_db)
+    release(landing_db, None)
+    log("history: back-testing (many sessions, diff, export) ...")
+    backtest = measure_backtest(catchup_db, landing_db, args.memory_limit, args.sessions)
+    log(f"  back-testing ratios: {backtest['ratios']}")
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "scale_factor": args.scale_factor,
+        "cpus": os.cpu_count(),
+        "duckdb": duckdb.__version__,
+        "duckdb_memory_limit": args.memory_limit or "default (80 % of RAM)",
+        "bench_minutes": round((time.perf_counter() - started) / 60, 1),
+        "landing": landing,
+        "command": "python scripts/bench.py "
+        + " ".join(f'"{part}"' if " " in part else part for part in sys.argv[1:]),
+    }
+    if args.note:
+        meta["note"] = args.note
+    text = backtest_markdown(backtest, meta)
+    if args.report:
+        report = Path(args.report)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(text + "\n")
+        checks = [
+            {"target": name, "pass": ok, "detail": detail}
+            for name, ok, detail in backtest_targets(backtest)
+        ]
+        report.with_suffix(".json").write_text(
+            json.dumps({"meta": meta, "backtest": backtest, "targets": checks}, indent=1)
+        )
+    return text
 
 
 WORKERS = {
@@ -845,6 +1030,8 @@ def targets(summary: list[dict], results: dict) -> list[tuple[str, bool | None, 
                 ),
             )
         )
+    if "backtest" in results:
+        out.extend(backtest_targets(results["backtest"]))
     peak = max(row["peak_rss_mb"] for row in summary)
     out.append(
         (
@@ -1176,7 +1363,7 @@ def scenario(
         log("history: back-testing skipped (the catch-up backup is gone: a --resume of its worker)")
     elif "catchup" in results["strategies"].get("history", {}):
         log("history: back-testing (many sessions, diff, export) ...")
-        results["backtest"] = measure_backtest(catchup_db, landing_db, args.memory_limit)
+        results["backtest"] = measure_backtest(catchup_db, landing_db, args.memory_limit, sessions)
         log(f"  back-testing ratios: {results['backtest']['ratios']}")
     per_session_rows = sum(landing["rows"].values()) // max(1, sessions * len(scopes.split(",")))
     results["meta"] = {
@@ -1294,6 +1481,12 @@ def main(argv: list[str] | None = None) -> int:
         help="write only this markdown report (and its .json beside it), e.g. "
         "docs/bench/write-path.md with --strategies history,snapshot",
     )
+    parser.add_argument(
+        "--only",
+        choices=["backtest"],
+        help="run only this part: backtest = the history catch-up backup, then the back-testing "
+        "measurements (many sessions, diff, export) with their targets; with --report, that file",
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--strategy", help=argparse.SUPPRESS)
     parser.add_argument("--landing-db", help=argparse.SUPPRESS)
@@ -1312,6 +1505,9 @@ def main(argv: list[str] | None = None) -> int:
         args.scale_factor, args.sessions = 0.01, 20
         if args.out == str(REPO / "docs/bench"):
             args.out = str(Path(args.work) / "quick")
+    if args.only == "backtest":
+        print(backtest_only(args))
+        return 0
     print(scenario(args, args.scale_factor, args.sessions, args.scopes, ""))
     if args.multi_scope:
         print()

@@ -3,12 +3,15 @@
 
     python scripts/profile_write_path.py --prefix 50 --singles 3     # steady state after 50 sessions
     python scripts/profile_write_path.py --catchup 100                # one run over 100 pending sessions
+    python scripts/profile_write_path.py --strategy snapshot --work /tmp/profile_snapshot  # the baseline
 
 A private project copy (scripts/bench_project.py, strategy `history`) backs up the first
 `--prefix` sessions in one run and keeps a copy of that backup database; each measured run starts
 from that copy, so runs can be repeated after a change to the macros. Per run it prints the wall
 time of `session-backup backup` (in-process, as the CLI runs it), the SQL time of every node, and
-the plain-copy insert of the same session (timed in the same process, side by side).
+the plain-copy insert of the same session into a database file (as the bench's floor, timed in the
+same process, side by side). `--strategy snapshot` measures the dbt snapshot baseline the same way
+(`dbt build`, one session per run, the prefix too), so both are measured in one machine state.
 Peak RSS of the catch-up is sampled by psutil from a parent process.
 """
 
@@ -27,14 +30,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "src"))
 
-NODE_PREFIXES = ("checksums_", "changes_", "history_", "head_", "backup_commit")
+# Generated model names carry the prefix (var session_backup_prefix, default backup_).
+NODE_PREFIXES = tuple(
+    f"backup_{kind}"
+    for kind in ("checksums_", "changes_", "history_", "head_", "commit", "snapshot_")
+)
 
 
-def plain_insert_seconds(landing_db: Path, session_id: str, memory_limit: str) -> float:
-    """The floor: insert one session's rows of every landing table into plain copies."""
+def plain_insert_seconds(
+    landing_db: Path, session_id: str, memory_limit: str, copy_db: Path
+) -> float:
+    """The floor: insert one session's rows of every landing table into plain copies, in a
+    database file as the bench does (the write to disk is most of it)."""
     import duckdb
 
-    with duckdb.connect() as con:
+    for path in (copy_db, Path(str(copy_db) + ".wal")):
+        path.unlink(missing_ok=True)
+    with duckdb.connect(str(copy_db)) as con:
         if memory_limit:
             con.execute(f"set memory_limit = '{memory_limit}'")
         con.execute(f"attach '{landing_db}' as landing (read_only)")
@@ -58,8 +70,14 @@ def plain_insert_seconds(landing_db: Path, session_id: str, memory_limit: str) -
         return time.perf_counter() - started
 
 
-def run_backup(deployment) -> tuple[float, dict[str, float]]:
-    """`session-backup backup` in this process (lock, dbt build without invariant tests, run log)."""
+def run_backup(deployment, strategy: str = "history") -> tuple[float, dict[str, float]]:
+    """`session-backup backup` in this process (lock, dbt build without invariant tests, run log);
+    the baseline: `dbt build`, as the bench runs it."""
+    if strategy != "history":
+        run = deployment.dbt("build", "--quiet")
+        if not run.ok:
+            raise SystemExit("dbt build failed: " + "; ".join(run.errors))
+        return run.seconds, run.nodes
     from session_backup.backup import run_backup as backup
     from session_backup.config import load_settings
 
@@ -90,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--memory-limit", default="1GB")
     parser.add_argument(
+        "--strategy",
+        default="history",
+        choices=["history", "snapshot"],
+        help="history (session-backup backup) or the dbt snapshot baseline (one session per run)",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="reuse the prefix backup already in --work"
     )
     parser.add_argument("--json", action="store_true")
@@ -112,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse or not project.exists():
         shutil.rmtree(project, ignore_errors=True)
         settings = {"memory_limit": args.memory_limit} if args.memory_limit else None
-        make_project(project, "history", duckdb_settings=settings)
+        make_project(project, args.strategy, duckdb_settings=settings)
     else:
-        # Macros and generated models may have changed since: copy and generate again.
+        # The package is installed as a link to the repository, so its macros are current;
+        # the generated models may have changed since: generate again.
         from bench_project import generate
 
-        shutil.copytree(REPO / "macros", project / "macros", dirs_exist_ok=True)
         generate(project)
     deployment = Deployment(project, backup_db, landing_db)
     report: dict = {"runs": []}
@@ -126,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         backup_db.unlink(missing_ok=True)
         release(landing_db, None)
         release(landing_db, session_ids[: args.catchup])
-        seconds, nodes = run_backup(deployment)
+        seconds, nodes = run_backup(deployment, args.strategy)
         report["runs"].append(
             {"kind": "catchup", "sessions": args.catchup, "wall_seconds": seconds, "nodes": nodes}
         )
@@ -134,8 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.reuse and saved.exists()):
             backup_db.unlink(missing_ok=True)
             release(landing_db, None)
-            release(landing_db, session_ids[: args.prefix])
-            seconds, _ = run_backup(deployment)
+            if args.strategy == "snapshot":  # a snapshot sees one state per run
+                started = time.perf_counter()
+                for position in range(1, args.prefix + 1):
+                    release(landing_db, session_ids[position - 1 : position])
+                    run_backup(deployment, args.strategy)
+                seconds = time.perf_counter() - started
+            else:
+                release(landing_db, session_ids[: args.prefix])
+                seconds, _ = run_backup(deployment)
             print(f"prefix of {args.prefix} sessions backed up in {seconds:.1f} s", file=sys.stderr)
             shutil.copy(backup_db, saved)
         for index in range(args.singles):
@@ -144,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             release(landing_db, None)
             position = args.prefix + (index % 1)  # the same next session each time: comparable runs
             release(landing_db, session_ids[: position + 1])
-            seconds, nodes = run_backup(deployment)
-            plain = plain_insert_seconds(landing_db, session_ids[position], args.memory_limit)
+            seconds, nodes = run_backup(deployment, args.strategy)
+            plain = plain_insert_seconds(
+                landing_db, session_ids[position], args.memory_limit, work / "plain_copy.duckdb"
+            )
             report["runs"].append(
                 {
                     "kind": "single",

@@ -511,6 +511,124 @@ def test_restores_diff_and_log_read_cold_history(tmp_path):
         assert versions == 4
 
 
+def test_partly_backed_up_sessions_are_refused_unless_allow_partial(tmp_path):
+    """A table declared after some sessions: a range or a list holding them is refused (exit 1)
+    with the missing table and why, and nothing is created, as for one session; with
+    --allow-partial each table holds exactly the sessions backed up for it."""
+    from support.project import write_declarations
+
+    partial = Deployment(tmp_path, {name: DECLARATIONS[name] for name in ("items", "pairs")})
+    create_landing(partial)
+    items = list(BASE_ITEMS)
+    land(partial, A1, SCOPE_A, "2024-01-01", {"items": items, "pairs": [("north", "A", 1)]})
+    land(partial, A2, SCOPE_A, "2024-01-02", {"items": items[:3]})
+    assert partial.backup().exit_code == 0
+    write_declarations(partial.project, DECLARATIONS)  # events declared from now on
+    assert partial.cli(["generate"]).exit_code == 0
+    events = [("click", 1.0, "x"), ("click", 1.0, "x")]
+    land(partial, A3, SCOPE_A, "2024-01-03", {"items": items[1:], "events": events})
+    assert partial.backup().exit_code == 0
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"{A3}\n{A1}\n", encoding="utf-8")
+    selections = {
+        "range": (
+            ["--scope", SCOPE_A, "--since", "2024-01-01"],
+            [A1, A2, A3],
+            "2 of the 3 sessions are",
+        ),
+        "file": (["--sessions-file", str(ids_file)], [A3, A1], f"Session {A1!r} is"),
+    }
+
+    def schemas() -> set[str]:
+        with partial.backup_connection() as connection:
+            return {
+                row[0]
+                for row in connection.execute(
+                    "select schema_name from information_schema.schemata"
+                ).fetchall()
+            }
+
+    for name, (selection, ids, subject) in selections.items():
+        for command in (
+            ["restore", *selection, "--into", f"bt_{name}"],
+            ["export", *selection, "--out", str(tmp_path / f"export_{name}")],
+        ):
+            refused = partial.cli(command)
+            assert refused.exit_code == 1, (command, refused.output)
+            errors = [line for line in refused.output.splitlines() if line.startswith("Error")]
+            assert len(errors) == 1, refused.output
+            assert f"{subject} only partly backed up: no backup of events" in errors[0]
+            assert (
+                f"declared after this session: its backup of scope {SCOPE_A} starts at session {A3!r}"
+                in errors[0]
+            )
+            assert "Nothing was" in errors[0] and "--allow-partial" in errors[0]
+        assert f"bt_{name}" not in schemas()
+        assert not (tmp_path / f"export_{name}" / "manifest.json").exists()
+
+        allowed = partial.cli(
+            ["--json", "restore", *selection, "--into", f"bt_{name}", "--allow-partial"]
+        )
+        assert allowed.exit_code == 0, allowed.output
+        payload = json.loads(allowed.stdout)
+        assert payload["sessions_per_table"] == {"items": len(ids), "pairs": len(ids), "events": 1}
+        assert set(payload["missing_tables"]) == set(ids) - {A3}
+        assert all(list(why) == ["events"] for why in payload["missing_tables"].values())
+        with partial.backup_connection() as connection:
+            for table, expected in (("items", ids), ("pairs", ids), ("events", [A3])):
+                assert_sessions_equal_landing(
+                    connection, table, f'backup."bt_{name}"."{table}"', [], expected
+                )
+
+        exported = partial.cli(
+            [
+                "--json",
+                "export",
+                *selection,
+                "--out",
+                str(tmp_path / f"export_{name}"),
+                "--allow-partial",
+            ]
+        )
+        assert exported.exit_code == 0, exported.output
+        manifest = json.loads(
+            (tmp_path / f"export_{name}" / "manifest.json").read_text(encoding="utf-8")
+        )
+        assert Counter(entry["table"] for entry in manifest["files"]) == {
+            "items": len(ids),
+            "pairs": len(ids),
+            "events": 1,
+        }
+        assert {
+            entry["session_id"] for entry in manifest["files"] if entry["table"] == "events"
+        } == {A3}
+
+    # Tables every session holds need no flag; a named table some sessions lack is refused too.
+    range_selection = selections["range"][0]
+    assert (
+        partial.cli(
+            ["restore", *range_selection, "--table", "items", "--into", "bt_items"]
+        ).exit_code
+        == 0
+    )
+    named = partial.cli(["restore", *range_selection, "--table", "events", "--into", "bt_events"])
+    assert named.exit_code == 1 and "no backup of events" in named.output
+    named = partial.cli(
+        [
+            "--json",
+            "restore",
+            *range_selection,
+            "--table",
+            "events",
+            "--into",
+            "bt_events",
+            "--allow-partial",
+        ]
+    )
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.stdout)["tables"] == {"events": 2}
+
+
 def test_selection_errors_are_one_clear_line(deployment, tmp_path):
     cases = [
         (["restore", "--since", "2024-01-01", "--into", "x"], "need --scope"),

@@ -371,3 +371,49 @@ def test_a_backup_table_dropped_outside_the_backup_stops_the_run(deployment):
             ).fetchone()[0]
             == 0
         )
+
+
+def test_restore_functions_are_rendered_again_exactly_when_their_inputs_change(deployment):
+    """The on-run-end hook keeps the functions when the digest of what they are rendered from
+    is the one stored with them (a steady run), and renders them again on any change: a
+    function dropped outside the backup, a column added to landing."""
+    import duckdb
+
+    def functions() -> tuple[dict[str, str], list[tuple]]:
+        with deployment.backup_connection() as connection:
+            definitions = dict(
+                connection.execute(
+                    "select function_name, macro_definition from duckdb_functions() "
+                    "where database_name = 'backup' and schema_name = 'backup' "
+                    "and function_type = 'table_macro'"
+                ).fetchall()
+            )
+            state = connection.execute(
+                "select fingerprint, created_at from backup.backup.backup_functions_state"
+            ).fetchall()
+        return definitions, state
+
+    land(deployment, "vn-2", "VN", "2024-01-02", 2)
+    assert deployment.backup().exit_code == 0
+    definitions, state = functions()
+    assert "restore_wide" in definitions and len(state) == 1
+    land(deployment, "vn-3", "VN", "2024-01-03", 3)
+    assert deployment.backup().exit_code == 0
+    assert functions() == (definitions, state)  # not rendered again: same digest, same time
+
+    with duckdb.connect(str(deployment.backup_db)) as connection:
+        connection.execute("drop macro table backup.backup.restore_wide")
+    assert deployment.backup().exit_code == 0
+    again, again_state = functions()
+    assert again == definitions and again_state[0][1] > state[0][1]
+
+    with deployment.landing() as landing:
+        landing.execute('alter table wide add column "Later ""One""" varchar')
+    land(deployment, "vn-4", "VN", "2024-01-04", 4)
+    assert deployment.backup().exit_code == 0
+    widened, _ = functions()
+    assert (
+        quoted('Later "One"') in widened["restore_wide"]
+        and quoted('Later "One"') not in definitions["restore_wide"]
+    )
+    assert assert_restores_exactly(deployment, TABLES) == 2 * 5

@@ -617,3 +617,43 @@ def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
     again = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
     assert again["refused"] == [] and set(again["moved"]["by_table"]) == {"items"}
     assert_intact(deployment, {table: entry["total"] for table, entry in before.items()})
+
+
+def test_cold_settings_come_from_config_only(tmp_path, monkeypatch):
+    """Every cold setting is read from the environment by config.load_settings, and nothing in
+    the cold package reads the environment itself (so a caller's Settings always win)."""
+    import ast
+
+    import session_backup.cold as cold_package
+
+    for name, value in {
+        "SESSION_BACKUP_COLD_ROOT": "gs://bucket/prefix",
+        "SESSION_BACKUP_COLD_STORAGE_CLASS": "archive",
+        "SESSION_BACKUP_COLD_CACHE": "cache/cold",
+        "SESSION_BACKUP_BQ_COLD_READS": " LOAD ",
+        "SESSION_BACKUP_GCS_ENDPOINT": "http://127.0.0.1:1",
+        "SESSION_BACKUP_GCS_PROJECT": "gcs-project",
+        "SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT": str(tmp_path / "exports"),
+        "SESSION_BACKUP_PRICES": str(tmp_path / "prices.toml"),
+        tiering.FAULT_ENV: "tier.write",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(tmp_path)
+    assert settings.cold_root == "gs://bucket/prefix"
+    assert settings.cold_storage_class == "ARCHIVE"
+    assert settings.cold_cache_dir == tmp_path.resolve() / "cache" / "cold"
+    assert settings.cold_reads == "load"
+    assert (settings.gcs_endpoint, settings.gcs_project) == ("http://127.0.0.1:1", "gcs-project")
+    assert settings.bigquery_export_local_root == tmp_path / "exports"
+    assert settings.prices_file == str(tmp_path / "prices.toml")
+    assert settings.cold_fail_after == "tier.write"
+    from session_backup.cold.storage import cache_dir_for
+
+    assert cache_dir_for(settings) == tmp_path.resolve() / "cache" / "cold"
+
+    readers = []
+    for path in sorted(Path(cold_package.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                readers.append(f"{path.name}:{node.lineno}")
+    assert readers == []

@@ -35,7 +35,6 @@ from support.bigquery import (
 from support.project import REPO
 
 from session_backup import cold
-from session_backup.cold import bigquery_sql
 from session_backup.cold.bigquery_engine import BigQueryBackup
 from session_backup.config import load_settings
 
@@ -356,25 +355,106 @@ def test_missing_and_corrupted_objects_are_named(deployment):
 
 
 def test_production_statements_parse_as_bigquery(deployment):
-    """The `external` form (external table + view on _FILE_NAME) cannot run on the emulator:
-    rendered by the same code as in production and parsed with sqlglot's BigQuery dialect."""
+    """The `external` form (external table over the table's GCS prefix + a view keeping the
+    objects of active files through `_FILE_NAME`) cannot run on the emulator: the statements
+    the production code path executes (install_relation in the `external` form, after a real
+    tier) are captured, parsed strictly with sqlglot's BigQuery dialect, and the view's SQL is
+    then run on the emulator over a native stand-in for the external table (the same objects'
+    rows, each with its object URI as `_FILE_NAME`): it reads exactly the rows the `load` form
+    reads, and the restore functions that read cold_history_<t> still parse with it inlined."""
+    import dataclasses
+
     import sqlglot
     from sqlglot import exp
 
     from session_backup.cold.bigquery_engine import open_bigquery_backup
+    from session_backup.cold.bigquery_relation import install_relation
 
-    with deployment.environment(), open_bigquery_backup(settings(deployment)) as backup:
+    cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    config = settings(deployment)
+    captured: dict[str, list[str]] = {}
+    with deployment.environment(), open_bigquery_backup(config) as backup:
         assert isinstance(backup, BigQueryBackup)
-        columns = backup.columns("history_items")
-        statements = [
-            bigquery_sql.external_table_sql(backup, "items", f"{deployment.cold_root}/items"),
-            bigquery_sql.external_view_sql(backup, "items", columns),
+        backup.settings = dataclasses.replace(config, cold_reads="external")
+        run = backup.execute
+        for table in TABLES:
+            statements: list[str] = []
+            backup.execute = lambda sql, params=None, into=statements: into.append(sql)
+            assert install_relation(backup, table, config.cold_root) == "external"
+            backup.execute = run
+            captured[table] = statements
+    for table, (external_table, view) in captured.items():
+        parsed = [
+            sqlglot.parse_one(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+            for sql in (external_table, view)
         ]
-    parsed = [sqlglot.parse_one(sql, read="bigquery") for sql in statements]
-    assert isinstance(parsed[0], exp.Create) and parsed[0].args["kind"].upper() == "TABLE"
-    assert "EXTERNAL" in parsed[0].sql(dialect="bigquery").upper()
-    assert isinstance(parsed[1], exp.Create) and parsed[1].args["kind"].upper() == "VIEW"
-    assert "_FILE_NAME" in parsed[1].sql(dialect="bigquery")
+        assert isinstance(parsed[0], exp.Create) and parsed[0].args["kind"].upper() == "TABLE"
+        rendered = parsed[0].sql(dialect="bigquery")
+        assert "EXTERNAL" in rendered.upper() and "PARQUET" in rendered.upper()
+        assert f"{deployment.cold_root}/{table}/*.parquet" in rendered
+        assert isinstance(parsed[1], exp.Create) and parsed[1].args["kind"].upper() == "VIEW"
+        assert "_FILE_NAME" in parsed[1].sql(dialect="bigquery")
+
+        # The view on a native stand-in for cold_files_<t>: every active object's rows, tagged
+        # with the object's URI as BigQuery tags external rows.
+        standin = deployment.relation(f"cold_files_{table}")
+        history = deployment.client.get_table(
+            f"{EMULATOR_PROJECT}.{deployment.dataset}.history_{table}"
+        )
+        columns = ", ".join(f"loaded.`{field.name}`" for field in history.schema)
+        deployment.query(
+            f"create or replace table {standin} as select {columns}, manifest.file_uri as `_FILE_NAME` "
+            f"from {deployment.relation('cold_loaded_' + table)} as loaded "
+            f"join {deployment.relation('cold_manifest')} as manifest "
+            f"on manifest.file_id = loaded.backup_cold_file_id"
+        )
+        # ... plus the rows of an object no active file lists (a retired part): never read.
+        deployment.query(
+            f"insert into {standin} select {columns}, 'gs://{BUCKET}/elsewhere/retired.parquet' "
+            f"from {deployment.relation('cold_loaded_' + table)} as loaded"
+        )
+        probe = f"cold_history_external_{table}"
+        deployment.query(view.replace(backup.rel(f"cold_history_{table}"), backup.rel(probe), 1))
+        # NUMERIC is left out of the comparison: the emulator's CAST to NUMERIC keeps 3
+        # decimals (docs/bigquery.md, emulator gap 6), BigQuery's keeps 9.
+        compared = ", ".join(
+            f"t.`{field.name}`"
+            for field in history.schema
+            if field.field_type not in ("NUMERIC", "BIGNUMERIC")
+        )
+        external_rows, load_rows = (
+            deployment.query(
+                f"select to_json_string(struct({compared})) as row from "
+                f"{deployment.relation(name)} as t order by row"
+            )
+            for name in (probe, f"cold_history_{table}")
+        )
+        active = deployment.query(
+            f"select sum(row_count) from {deployment.relation('cold_manifest')} "
+            "where table_name = @t and state = 'active'",
+            t=table,
+        )[0][0]
+        assert len(external_rows) == active > 0
+        assert external_rows == load_rows
+
+    # The restore functions read cold_history_<t>: their bodies, with the external view
+    # inlined, are still one BigQuery query.
+    routine = deployment.client.get_routine(
+        f"{EMULATOR_PROJECT}.{deployment.dataset}.restore_items"
+    )
+    body = sqlglot.parse_one(routine.body, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+    view_select = sqlglot.parse_one(captured["items"][1], read="bigquery").expression
+    references = [table for table in body.find_all(exp.Table) if table.name == "cold_history_items"]
+    assert references
+    for reference in references:
+        reference.replace(
+            exp.Subquery(
+                this=view_select.copy(), alias=exp.TableAlias(this=exp.to_identifier("cold"))
+            )
+        )
+    sqlglot.parse_one(
+        body.sql(dialect="bigquery"), read="bigquery", error_level=sqlglot.ErrorLevel.RAISE
+    )
 
 
 def test_prune_on_bigquery_keeps_window_and_held_sessions(deployment):
@@ -465,3 +545,80 @@ def test_a_table_that_cannot_be_tiered_does_not_stop_the_others(deployment):
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
     again = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
     assert again["refused"] == [] and set(again["moved"]["by_table"]) == {"items"}
+
+
+def test_bytes_billed_by_tier_restore_through_cold_and_verify(deployment, capsys):
+    """What BigQuery would bill for `tier`, a restore that reads through cold, and `verify` of
+    that session: every statement priced by the cost model (tests/support/bigquery_cost.py)
+    just before it runs on the emulator, and the cold files' GCS cost per storage class from the
+    price list. Printed with `pytest -s` and quoted in docs/bigquery.md."""
+    from support.bigquery_cost import CostModel, gcs_costs, priced_while_running, query_usd
+
+    from session_backup.cold.prices import load_prices
+
+    model = CostModel(deployment)
+    prices, _ = load_prices(settings(deployment))
+    before = model.table_bytes()
+    with priced_while_running(model) as tiered:
+        summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    assert summary["refused"] == [] and summary["moved"]["rows"] > 0
+    after = model.table_bytes()
+    partly_cold, newest = "vn-02", "vn-09"
+    runs = {}
+    for name, args in (
+        (f"restore {partly_cold} (partly cold)", ["restore", "--session", partly_cold]),
+        (f"restore {newest} (newest VN session)", ["restore", "--session", newest]),
+        (f"verify {partly_cold}", ["verify", "--session", partly_cold]),
+    ):
+        target = ["--into", f"{deployment.dataset}_costed"] if args[0] == "restore" else []
+        with priced_while_running(model) as priced:
+            result = deployment.cli([*args, *target])
+        assert result.exit_code == 0, result.output
+        runs[name] = priced
+    cold_files, cold_bytes, cold_logical = deployment.query(
+        f"select count(*), sum(bytes), sum(logical_bytes) from {deployment.relation('cold_manifest')} "
+        "where state = 'active'"
+    )[0]
+    costs = gcs_costs(int(cold_bytes), prices)
+    with capsys.disabled():
+        print()
+        print(
+            model.report(
+                f"tier --older-than 90d ({summary['moved']['rows']} rows)", tiered, after, "KiB"
+            )
+        )
+        for name, priced in runs.items():
+            print(model.report(name, priced, after, "KiB"))
+        print(f"backup before tier (logical bytes): {before}")
+        print(
+            f"on-demand USD: tier {query_usd(tiered, prices):.6f}, "
+            + ", ".join(f"{name} {query_usd(priced, prices):.6f}" for name, priced in runs.items())
+        )
+        print(
+            f"cold files: {cold_files}, {int(cold_bytes)} bytes of Parquet for {int(cold_logical)} logical bytes "
+            f"({int(cold_bytes) / int(cold_logical):.2f})"
+        )
+        for storage_class, cost in costs.items():
+            print(
+                f"  {storage_class:9s} {cost['usd_per_month']:.3e} USD/month, at least "
+                f"{cost['minimum_usd']:.3e} ({cost['minimum_storage_days']} days), one full read "
+                f"{cost['retrieval_usd_per_read']:.3e}"
+            )
+    for priced in (tiered, *runs.values()):
+        assert priced.unpriced == [], priced.unpriced
+    # tier reads History (plan, export, checksum, the DELETE of whole closed days, the cost
+    # estimate) a few times, and Head once (the estimate of what stays hot).
+    assert 0 < tiered.by_table["history"] <= 8 * before["history"]
+    assert tiered.by_table.get("head", 0) <= before["head"]
+    assert after["history"] < before["history"] and after.get("cold", 0) > 0
+    # A restore of a partly cold session reads the cold rows; verify reads no more than it.
+    restored, verified = runs[f"restore {partly_cold} (partly cold)"], runs[f"verify {partly_cold}"]
+    assert restored.by_table.get("cold", 0) > 0
+    assert verified.scanned <= restored.scanned
+    assert restored.by_table.get("history", 0) <= after["history"]
+    # GCS: bytes x the price list's rate, cheaper class by class.
+    monthly = [cost["usd_per_month"] for cost in costs.values()]
+    assert monthly == sorted(monthly, reverse=True) and monthly[0] > 0
+    assert costs["coldline"]["usd_per_month"] == pytest.approx(
+        int(cold_bytes) / (1 << 30) * prices["gcs"]["coldline"]
+    )

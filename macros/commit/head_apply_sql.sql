@@ -6,7 +6,14 @@
 
 
 {% macro default__head_apply_sql(head_relation, changes_sql, names, identity) %}
-    {{ return([session_backup.head_merge_sql(head_relation, changes_sql, names, identity)]) }}
+    {#- BigQuery bills a MERGE with UPDATE/DELETE clauses for its whole target, unless the ON
+        condition filters the target with constants: Head is clustered by scope first, so the
+        batch's scopes as a literal list make it bill (and lock) only the scopes it touches. -#}
+    {%- set scopes = run_query('select distinct backup_scope from (' ~ changes_sql ~ ') as changes order by 1').columns[0].values() -%}
+    {%- set literals = [] -%}
+    {%- for scope in scopes -%}{%- do literals.append(session_backup.sql_string(scope)) -%}{%- endfor -%}
+    {{ return([session_backup.head_merge_sql(head_relation, changes_sql, names, identity,
+        'head.backup_scope in (' ~ literals | join(', ') ~ ')' if literals else 'false')]) }}
 {% endmacro %}
 
 
@@ -31,10 +38,11 @@
 {% endmacro %}
 
 
-{% macro head_merge_sql(head_relation, changes_sql, names, identity) %}
+{% macro head_merge_sql(head_relation, changes_sql, names, identity, target_filter='true') %}
     merge into {{ head_relation }} as head
     using ({{ changes_sql }}) as changes
         on head.backup_scope = changes.backup_scope
+        and {{ target_filter }}
         {%- for name in identity %}
         and head.{{ name }} = changes.{{ name }}
         {%- endfor %}

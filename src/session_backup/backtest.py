@@ -15,6 +15,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -111,18 +112,25 @@ def _table_list(tables: list[str]) -> str:
 
 
 def _sessions_backed_up_for(
-    warehouse: Warehouse, tables: list[str], where: str, **params: Any
+    warehouse: Warehouse, tables: list[str], where: str, every_table: bool = True, **params: Any
 ) -> list[SessionRef]:
-    """Sessions matching `where` (over `sessions`) that hold a backup of every table."""
+    """Sessions matching `where` (over `sessions`) that hold a backup of every table or, with
+    every_table=False, of any declared table (the ones lacking some of `tables` are then the
+    caller's call: missing_backups). A session pruned by retention holds none."""
     sessions = warehouse.backup_relation("backup_sessions")
     manifest = warehouse.backup_relation("backup_manifest")
+    if every_table:
+        tables_held = f"and manifest.table_name in ({_table_list(tables)}) "
+        every = f"having count(distinct manifest.table_name) = {len(tables)} "
+    else:
+        tables_held = every = ""
     rows = warehouse.query(
         "select sessions.session_id, sessions.scope, sessions.started_at, sessions.session_seq "
         f"from {sessions} as sessions inner join {manifest} as manifest "
-        f"on manifest.session_id = sessions.session_id and manifest.table_name in ({_table_list(tables)}) "
+        f"on manifest.session_id = sessions.session_id {tables_held}"
         f"where {where} "
         "group by sessions.session_id, sessions.scope, sessions.started_at, sessions.session_seq "
-        f"having count(distinct manifest.table_name) = {len(tables)} "
+        f"{every}"
         "order by sessions.scope, sessions.session_seq",
         **params,
     )
@@ -147,7 +155,8 @@ def sessions_between(
     until: datetime.datetime | None,
     tables: list[str],
 ) -> list[SessionRef]:
-    """The backed-up sessions of a scope that started at or after `since` and before `until`."""
+    """The backed-up sessions of a scope that started at or after `since` and before `until`,
+    whichever tables they hold (missing_backups tells which lack some of `tables`)."""
     _require_scope(warehouse, scope)
     where = f"sessions.scope = {warehouse.param('scope')}"
     params: dict[str, Any] = {"scope": scope}
@@ -157,7 +166,7 @@ def sessions_between(
     if until is not None:
         where += f" and sessions.started_at < {warehouse.param('until')}"
         params["until"] = until
-    found = _sessions_backed_up_for(warehouse, tables, where, **params)
+    found = _sessions_backed_up_for(warehouse, tables, where, every_table=False, **params)
     if not found:
         window = f"from {since or 'the start'} until before {until or 'now'}"
         raise BackupError(
@@ -167,9 +176,10 @@ def sessions_between(
 
 
 def sessions_listed(
-    warehouse: Warehouse, session_ids: list[str], tables: list[str]
+    warehouse: Warehouse, session_ids: list[str], tables: list[str], every_table: bool = True
 ) -> list[SessionRef]:
-    """The listed sessions, in the order given; each must be backed up for every table."""
+    """The listed sessions, in the order given; each must be in the backup and, unless
+    every_table=False (missing_backups then tells which lack some), backed up for every table."""
     sessions = warehouse.backup_relation("backup_sessions")
     manifest = warehouse.backup_relation("backup_manifest")
     found: dict[str, SessionRef] = {}
@@ -197,9 +207,52 @@ def sessions_listed(
                 f"Session {session_id!r} is not in the backup (see `session-backup status`)."
             )
         missing = [table for table in tables if table not in held.get(session_id, set())]
-        if missing:
+        if missing and every_table:
             raise BackupError(f"Table {missing[0]!r} has no backup for session {session_id!r}.")
     return [found[session_id] for session_id in session_ids]
+
+
+def missing_backups(
+    warehouse: Warehouse,
+    sessions: list[SessionRef],
+    tables: list[str],
+    declared: list[TableDeclaration],
+) -> dict[str, dict[str, str]]:
+    """The sessions that hold no backup of some of the tables: {session_id: {table: why}}
+    (why as `session-backup status` says it: declared after the session, never backed up...)."""
+    from session_backup.status import missing_tables
+
+    manifest = warehouse.backup_relation("backup_manifest")
+    held: dict[str, set[str]] = {}
+    ids = [session.session_id for session in sessions]
+    for start in range(0, len(ids), 1000):  # bounded parameter lists
+        params = {f"id{index}": value for index, value in enumerate(ids[start : start + 1000])}
+        placeholders = ", ".join(warehouse.param(name) for name in params)
+        for row in warehouse.query(
+            f"select session_id, table_name from {manifest} where session_id in ({placeholders}) "
+            f"and table_name in ({_table_list(tables)})",
+            **params,
+        ):
+            held.setdefault(row[0], set()).add(row[1])
+    lacking = [session for session in sessions if set(tables) - held.get(session.session_id, set())]
+    if not lacking:
+        return {}
+    reasons = missing_tables(
+        warehouse,
+        declared,
+        [
+            {"session_id": s.session_id, "scope": s.scope, "session_seq": s.session_seq}
+            for s in lacking
+        ],
+    )
+    return {
+        session.session_id: {
+            table: why.get(table, "not in the backup manifest")
+            for table in tables
+            if table not in held.get(session.session_id, set())
+        }
+        for session, why in zip(lacking, reasons)
+    }
 
 
 def session_as_of(
@@ -522,17 +575,49 @@ def export_sessions(
     tables: list[str],
     out: str,
     on_progress: Callable[[int], None] = lambda steps: None,
+    timings: dict[str, float] | None = None,
+    sessions_by_table: dict[str, list[SessionRef]] | None = None,
 ) -> dict:
     """Writes every (table, session) as one zstd Parquet file (landing layout: session_id and
     the table's columns) under `out`, plus manifest.json with, per file, its row count and
     SHA-256 and the backup's own row count and checksum of that session. One restore query per
-    table for all sessions. A file whose row count differs from the backup's manifest stops
-    the export (exit 1)."""
+    table for all sessions (DuckDB: one partitioned COPY; BigQuery: rows streamed into one
+    writer per session). Files are hashed (and uploaded, for gs://) on a second thread while
+    the next table is written. A file whose row count differs from the backup's manifest stops
+    the export (exit 1). `timings`, when given, receives the seconds spent per phase;
+    `sessions_by_table` narrows a table to the sessions backed up for it (a partial export)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clock = _PhaseClock(timings)
     output = _Output(out)
-    checksums = _manifest_checksums(warehouse, sessions, tables)
+    with clock("manifest_checksums"):
+        checksums = _manifest_checksums(warehouse, sessions, tables)
     files: list[dict] = []
-    for table in tables:
-        files.extend(_export_table(warehouse, output, table, sessions, checksums, on_progress))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-hash") as hasher:
+        pending = []
+
+        def finish(table: str, session: SessionRef, rows: int):
+            pending.append(
+                hasher.submit(
+                    clock.timed,
+                    "hash_and_publish",
+                    _finish_file,
+                    output,
+                    table,
+                    session,
+                    rows,
+                    checksums,
+                )
+            )
+            on_progress(1)
+
+        write_table = _export_table_duckdb if warehouse.kind == "duckdb" else _export_table
+        for table in tables:
+            table_sessions = (sessions_by_table or {}).get(table, sessions)
+            with clock("write"):
+                write_table(warehouse, output, table, table_sessions, finish)
+        with clock("wait_for_hashing"):
+            files.extend(future.result() for future in pending)
     files.sort(key=lambda entry: (entry["table"], entry["scope"], entry["session_seq"]))
     manifest = {
         "format": "parquet",
@@ -565,6 +650,30 @@ def export_sessions(
     return manifest
 
 
+class _PhaseClock:
+    """Seconds per named phase, summed (phases timed on the hashing thread included)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings if timings is not None else {}
+
+    def __call__(self, phase: str):
+        import contextlib
+
+        @contextlib.contextmanager
+        def timing():
+            started = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+
+        return timing()
+
+    def timed(self, phase: str, work: Callable, *args: Any) -> Any:
+        with self(phase):
+            return work(*args)
+
+
 MAX_OPEN_FILES = (
     200  # beyond this many sessions, rows come sorted by session (one file open at a time)
 )
@@ -575,11 +684,10 @@ def _export_table(
     output: _Output,
     table: str,
     sessions: list[SessionRef],
-    checksums: dict,
-    on_progress: Callable[[int], None],
-) -> list[dict]:
-    """One table of every session from a single restore query, each session's rows streamed
-    into its own file (bounded memory). Up to MAX_OPEN_FILES sessions the rows come in any
+    finish: Callable[[str, SessionRef, int], None],
+) -> None:
+    """One table of every session from a single restore query read as Arrow batches (BigQuery),
+    each session's rows streamed into its own file (bounded memory); `finish` gets each file. Up to MAX_OPEN_FILES sessions the rows come in any
     order (sorting them cost as much as writing them) and every file stays open until the end;
     beyond, they come sorted and a file is closed as soon as the next session starts."""
     import pyarrow as pa
@@ -587,15 +695,15 @@ def _export_table(
 
     by_id = {session.session_id: session for session in sessions}
     ordered = len(sessions) > MAX_OPEN_FILES
-    files: list[dict] = []
+    written: set[str] = set()
     writers: dict[str, Any] = {}
     rows: dict[str, int] = {}
     schema = None
 
     def close(session_id: str) -> None:
         writers.pop(session_id).close()
-        files.append(_finish_file(output, table, by_id[session_id], rows[session_id], checksums))
-        on_progress(1)
+        written.add(session_id)
+        finish(table, by_id[session_id], rows[session_id])
 
     for batch in _record_batches(warehouse, table, sessions, ordered=ordered):
         schema = batch.schema
@@ -624,7 +732,6 @@ def _export_table(
             start = end
     for session_id in list(writers):
         close(session_id)
-    written = {entry["session_id"] for entry in files}
     if schema is None:
         schema = _empty_schema(warehouse, table)
     for session in sessions:  # sessions with no rows still get a file: empty is data
@@ -634,9 +741,76 @@ def _export_table(
                 output.local_path(export_path(table, session)),
                 compression="zstd",
             )
-            files.append(_finish_file(output, table, session, 0, checksums))
-            on_progress(1)
-    return files
+            finish(table, session, 0)
+
+
+def _export_table_duckdb(
+    warehouse: Any,
+    output: _Output,
+    table: str,
+    sessions: list[SessionRef],
+    finish: Callable[[str, SessionRef, int], None],
+) -> None:
+    """One table of every session with one `COPY ... PARTITION_BY` of the multi-session restore
+    (up to MAX_OPEN_FILES sessions per COPY: DuckDB keeps a file open per partition): DuckDB
+    writes every session's file in one pass over Head and History, no rows through Python.
+    It partitions by a copy of session_id (so session_id stays in the file) into a staging
+    folder under its own encoding, and reports each file's partition value and row count; each
+    file then moves to export_path. A session with no rows gets an empty file of the same
+    schema, written by DuckDB too, so a table's files agree on their Parquet types."""
+    import duckdb
+
+    connection = warehouse.connection
+    staging = output.root / f".staging-{encode_path_segment(table, 'Table')}"
+    by_id = {session.session_id: session for session in sessions}
+    source = warehouse.function_call(f"restore_{table}_sessions", "$session_ids")
+    options = "format parquet, compression zstd"
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        for start in range(0, len(sessions), MAX_OPEN_FILES):
+            chunk = [session.session_id for session in sessions[start : start + MAX_OPEN_FILES]]
+            folder = staging / str(start)
+            written: dict[str, list[tuple[str, int]]] = {}
+            result = connection.execute(
+                f'copy (select *, "session_id" as backup_export_partition from {source}) '
+                f"to {_literal(str(folder))} ({options}, partition_by (backup_export_partition), "
+                "filename_pattern 'data_{i}', return_stats)",
+                {"session_ids": chunk},
+            )
+            names = [column[0] for column in result.description]
+            for row in result.fetchall():
+                stats = dict(zip(names, row))
+                session_id = stats["partition_keys"]["backup_export_partition"]
+                written.setdefault(session_id, []).append((stats["filename"], int(stats["count"])))
+            for session_id in chunk:
+                session = by_id[session_id]
+                target = output.local_path(export_path(table, session))
+                parts = written.pop(session_id, [])
+                if len(parts) == 1:
+                    os.replace(parts[0][0], target)
+                elif parts:  # DuckDB split a partition: one file per session, as documented
+                    connection.execute(
+                        f"copy (select * from read_parquet($files)) to {_literal(str(target))} ({options})",
+                        {"files": [path for path, _ in parts]},
+                    )
+                else:
+                    connection.execute(
+                        f"copy (select * from {source} where false) to {_literal(str(target))} ({options})",
+                        {"session_ids": chunk},
+                    )
+                finish(table, session, sum(count for _, count in parts))
+            if written:  # a partition value that is no requested session: never expected
+                raise BackupError(
+                    f"Export of {table}: rows of unrequested session {next(iter(written))!r}."
+                )
+    except duckdb.Error as exc:
+        from session_backup.warehouse import _translate_error
+
+        raise _translate_error(exc) from exc
+    finally:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _empty_schema(warehouse: Any, table: str):

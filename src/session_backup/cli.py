@@ -212,7 +212,12 @@ def restore(
         from session_backup.cli_backtest import restore_selected
 
         return restore_selected(
-            ctx, session_id=session_id, tables=tables, into_schema=into_schema, **selection
+            ctx,
+            session_id=session_id,
+            tables=tables,
+            into_schema=into_schema,
+            allow_partial=allow_partial,
+            **selection,
         )
     from session_backup.cold import prepare_cold_reads
     from session_backup.restore import choose_tables, refuse_backup_schema

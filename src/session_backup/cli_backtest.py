@@ -13,7 +13,7 @@ import click
 from session_backup import backtest
 from session_backup.cli_context import Context, pass_context
 from session_backup.declarations import load_declarations
-from session_backup.errors import BackupError
+from session_backup.errors import BackupError, ProblemFound
 
 
 def _prepare_cold_reads(ctx: Context, session_ids: list[str], tables: list[str]) -> None:
@@ -77,10 +77,14 @@ def _selection(
             "--scope goes with --since/--until or --as-of, not with --session or --sessions-file."
         )
     if session_id is not None:
-        return backtest.sessions_listed(warehouse, [session_id], tables), {"session_id": session_id}
+        return backtest.sessions_listed(warehouse, [session_id], tables, every_table=False), {
+            "session_id": session_id
+        }
     if sessions_file is not None:
         ids = backtest.read_sessions_file(sessions_file)
-        return backtest.sessions_listed(warehouse, ids, tables), {"sessions_file": sessions_file}
+        return backtest.sessions_listed(warehouse, ids, tables, every_table=False), {
+            "sessions_file": sessions_file
+        }
     if as_of is not None:
         moment = backtest.parse_timestamp(as_of, "--as-of")
         picked = backtest.session_as_of(warehouse, scope, moment, tables)
@@ -100,6 +104,48 @@ def _selection(
     )
 
 
+def _sessions_by_table(
+    warehouse,
+    sessions: list,
+    tables: list[str],
+    declared,
+    allow_partial: bool,
+    verbs: tuple[str, str],
+) -> tuple[dict[str, list], dict[str, dict[str, str]]]:
+    """Per table, the sessions to read. All or nothing, as for one session: a session that holds
+    no backup of some of the tables is refused (exit 1) with the tables and why, unless
+    allow_partial; then each table takes the sessions backed up for it, and a table none of
+    them holds is left out."""
+    missing = backtest.missing_backups(warehouse, sessions, tables, declared)
+    if missing and not allow_partial:
+        first_id, first = next(iter(missing.items()))
+        tables_missing = sorted({table for why in missing.values() for table in why})
+        count = (
+            f"Session {first_id!r} is"
+            if len(missing) == 1
+            else f"{len(missing)} of the {len(sessions)} sessions are"
+        )
+        raise ProblemFound(
+            f"{count} only partly backed up: no backup of {', '.join(tables_missing)} ("
+            + ("" if len(missing) == 1 else f"first: session {first_id!r}: ")
+            + "; ".join(f"{table}: {why}" for table, why in sorted(first.items()))
+            + f"). Nothing was {verbs[1]}; {verbs[0]} the others "
+            "with --allow-partial (each table then holds the sessions backed up for it), or "
+            "name the tables with --table."
+        )
+    by_table = {
+        table: [s for s in sessions if table not in missing.get(s.session_id, {})]
+        for table in tables
+    }
+    by_table = {table: chosen for table, chosen in by_table.items() if chosen}
+    if not by_table:
+        raise ProblemFound(
+            f"None of the {len(sessions)} session(s) holds a backup of {', '.join(tables)}. "
+            f"Nothing was {verbs[1]}."
+        )
+    return by_table, missing
+
+
 def restore_selected(
     ctx: Context,
     *,
@@ -112,9 +158,11 @@ def restore_selected(
     sessions_file: str | None,
     as_of: str | None,
     as_views: bool,
+    allow_partial: bool = False,
 ) -> None:
     """`restore` with a session set, a point in time or --as-views: one table (or view) per
-    landing table in landing layout, session_id telling the sessions apart."""
+    landing table in landing layout, session_id telling the sessions apart. Partly backed-up
+    sessions are refused as the one-session restore refuses them, unless allow_partial."""
     from session_backup.warehouse import open_warehouse
 
     try:  # never into the backup's own schemas
@@ -147,11 +195,26 @@ def restore_selected(
             as_of=as_of,
             tables=chosen,
         )
-    ids = [session.session_id for session in sessions]
+        ids = [session.session_id for session in sessions]
+        missing: dict[str, dict[str, str]] = {}
+        if single:  # as the one-session restore chooses (and refuses)
+            from session_backup.restore import choose_tables
+
+            chosen = choose_tables(warehouse, ids[0], tables, declared, allow_partial=allow_partial)
+            by_table = {table: sessions for table in chosen}
+        else:
+            by_table, missing = _sessions_by_table(
+                warehouse, sessions, chosen, declared, allow_partial, ("restore", "restored")
+            )
+            chosen = list(by_table)
     if "picked" in how:
         picked = sessions[0]
         ctx.note(
             f"as of {how['as_of']}: session {picked.session_id!r} (started {picked.started_at})"
+        )
+    if missing:
+        ctx.note(
+            f"--allow-partial: {len(missing)} session(s) left out of the tables they hold no backup of"
         )
     _prepare_cold_reads(ctx, ids, chosen)
     with open_warehouse(ctx.settings, read_only=False) as warehouse:
@@ -162,7 +225,8 @@ def restore_selected(
             }
         else:
             sources = {
-                table: backtest.restore_source(warehouse, table, sessions) for table in chosen
+                table: backtest.restore_source(warehouse, table, by_table[table])
+                for table in chosen
             }
         ctx.note(
             f"restoring {len(chosen)} table(s) of {len(ids)} session(s) into {into_schema} ..."
@@ -175,6 +239,8 @@ def restore_selected(
         "kind": kind,
         "sessions": [session.as_dict() for session in sessions],
         "tables": counts,
+        "sessions_per_table": {table: len(by_table[table]) for table in counts},
+        "missing_tables": missing,
     }
     lines = []
     if "picked" in how:
@@ -184,7 +250,7 @@ def restore_selected(
         )
     for table, rows in counts.items():
         described = f"{rows} rows" if rows is not None else "view"
-        lines.append(f"{into_schema}.{table}: {described} ({len(ids)} session(s))")
+        lines.append(f"{into_schema}.{table}: {described} ({len(by_table[table])} session(s))")
     ctx.emit(payload, "\n".join(lines))
 
 
@@ -227,9 +293,25 @@ def _selection_options(command):
     help="File format.",
 )
 @click.option("--out", required=True, help="A folder, or gs://bucket/prefix.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="If some session has no backup of some table, export each table's backed-up sessions "
+    "(default: refuse).",
+)
 @pass_context
 def export(
-    ctx: Context, session_id, scope, since, until, sessions_file, as_of, tables, file_format, out
+    ctx: Context,
+    session_id,
+    scope,
+    since,
+    until,
+    sessions_file,
+    as_of,
+    tables,
+    file_format,
+    out,
+    allow_partial,
 ) -> None:
     """Write sessions as Parquet files a back-test runner reads directly.
 
@@ -246,7 +328,8 @@ def export(
     """
     from session_backup.warehouse import open_warehouse
 
-    chosen = backtest.history_tables(load_declarations(ctx.settings.project_dir), tables)
+    declared = load_declarations(ctx.settings.project_dir)
+    chosen = backtest.history_tables(declared, tables)
     with open_warehouse(ctx.settings) as warehouse:
         sessions, how = _selection(
             warehouse,
@@ -263,13 +346,17 @@ def export(
                 f"as of {how['as_of']}: session {sessions[0].session_id!r} (started {sessions[0].started_at})"
             )
         _refuse_pruned(warehouse, [session.session_id for session in sessions])
+        by_table, missing = _sessions_by_table(
+            warehouse, sessions, chosen, declared, allow_partial, ("export", "exported")
+        )
+        chosen = list(by_table)
     _prepare_cold_reads(ctx, [session.session_id for session in sessions], chosen)
     with (
         open_warehouse(ctx.settings) as warehouse,
-        ctx.progress(len(sessions) * len(chosen), "exporting") as bar,
+        ctx.progress(sum(len(listed) for listed in by_table.values()), "exporting") as bar,
     ):
         manifest = backtest.export_sessions(
-            warehouse, sessions, chosen, out, on_progress=bar.update
+            warehouse, sessions, chosen, out, on_progress=bar.update, sessions_by_table=by_table
         )
     rows = sum(entry["row_count"] for entry in manifest["files"])
     ctx.emit(
@@ -281,6 +368,7 @@ def export(
             "rows": rows,
             "sessions": len(sessions),
             "tables": chosen,
+            "missing_tables": missing,
         },
         f"{len(manifest['files'])} file(s), {rows} rows of {len(sessions)} session(s) written to {out}; "
         f"manifest: {manifest['location']}",

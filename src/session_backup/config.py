@@ -1,10 +1,21 @@
-"""Where things are: one place that reads the environment, for the CLI and the benchmark."""
+"""Where things are: one place that reads the environment, for the CLI and the benchmark.
+
+Cold storage settings are read here too, so the cold package never looks at the environment:
+the cold root (SESSION_BACKUP_COLD_ROOT: a folder or gs://bucket/prefix), the storage class of
+new objects, the local cache for gs:// files, how BigQuery reads cold files, the GCS endpoint
+and project, the folder the BigQuery emulator exports to, and the price list.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+DEFAULT_COLD_STORAGE_CLASS = "COLDLINE"
+COLD_FAULT_ENV = "SESSION_BACKUP_FAIL_AFTER"
 
 
 @dataclass(frozen=True)
@@ -18,6 +29,15 @@ class Settings:
     bigquery_project: str
     bigquery_location: str
     landing_dataset: str
+    # Cold storage (docs/cold-storage.md).
+    cold_storage_class: str = DEFAULT_COLD_STORAGE_CLASS  # of new GCS objects
+    cold_cache_dir: Path | None = None  # gs:// files DuckDB reads; None: next to the backup
+    cold_reads: str = "external"  # BigQuery: `external` (GCS in place) or `load`
+    gcs_endpoint: str | None = None  # an emulator or private endpoint (anonymous credentials)
+    gcs_project: str | None = None
+    bigquery_export_local_root: Path | None = None  # where the emulator's EXPORT DATA lands
+    prices_file: str | None = None  # overrides the packaged price list
+    cold_fail_after: str | None = None  # tests only: a fault injection point (cold/faults.py)
 
     @property
     def profiles_dir(self) -> Path:
@@ -62,4 +82,46 @@ def load_settings(project_dir: str | Path | None = None) -> Settings:
         bigquery_project=env.get("SESSION_BACKUP_BQ_PROJECT", ""),
         bigquery_location=env.get("SESSION_BACKUP_BQ_LOCATION", "US"),
         landing_dataset=env.get("SESSION_BACKUP_LANDING_SCHEMA", "landing"),
+        cold_storage_class=(
+            env.get("SESSION_BACKUP_COLD_STORAGE_CLASS") or DEFAULT_COLD_STORAGE_CLASS
+        ).upper(),
+        cold_cache_dir=(
+            _path(root, env["SESSION_BACKUP_COLD_CACHE"])
+            if env.get("SESSION_BACKUP_COLD_CACHE")
+            else None
+        ),
+        cold_reads=(env.get("SESSION_BACKUP_BQ_COLD_READS") or "external").strip().lower(),
+        gcs_endpoint=env.get("SESSION_BACKUP_GCS_ENDPOINT")
+        or env.get("STORAGE_EMULATOR_HOST")
+        or None,
+        gcs_project=env.get("SESSION_BACKUP_GCS_PROJECT")
+        or env.get("SESSION_BACKUP_BQ_PROJECT")
+        or None,
+        bigquery_export_local_root=(
+            Path(env["SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT"])
+            if env.get("SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT")
+            else None
+        ),
+        prices_file=env.get("SESSION_BACKUP_PRICES") or None,
+        cold_fail_after=env.get(COLD_FAULT_ENV) or None,
     )
+
+
+@contextmanager
+def profile_environment(settings: Settings) -> Iterator[None]:
+    """The DuckDB files of `settings` in the variables the dbt profile reads, while dbt runs
+    in-process (a caller's settings may name other files than the environment does)."""
+    values = {
+        "SESSION_BACKUP_DB": str(settings.backup_db),
+        "SESSION_BACKUP_LANDING_DB": str(settings.landing_db),
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -22,14 +22,25 @@ statement from its SQL, the way BigQuery's documentation defines the bill:
 Columns a statement references are found with sqlglot (qualify against the tables' schemas,
 then projections pushed down through CTEs and subqueries, as BigQuery prunes unused columns);
 table functions (restore_<t>, checksum_<t>, restore_<t>_pruned) are inlined from their bodies
-(routines.get) with the call's arguments. Sizes are measured in the emulator with SQL over the
-actual rows, at the moment of pricing (so price a run right after it).
+(routines.get) with the call's arguments, and views (cold_history_<t>) from their definitions.
+Sizes are measured in the emulator with SQL over the actual rows, at the moment of pricing: price
+a run right after it (`price(jobs)`), or, for a command that deletes what it read (tier, prune),
+price each statement just before it runs (`priced_while_running`).
+
+Load jobs (reading cold files back, loading them for restores) are free on BigQuery and are not
+query jobs: they are not priced. GCS storage and retrieval are priced by `gcs_costs` from the
+price list.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import sqlglot
@@ -84,7 +95,20 @@ def kind_of(table_id: str) -> str:
     ):
         if table_name.startswith(prefix):
             return kind
-    if table_name in ("backup_sessions", "backup_manifest", "backup_lock"):
+    for prefix, kind in (
+        ("cold_loaded_", "cold"),  # cold files loaded for restores (`load` form)
+        ("cold_files_", "cold"),  # the external table over them (`external` form)
+        ("cold_check_", "cold scratch"),  # an exported file read back before it commits
+    ):
+        if table_name.startswith(prefix):
+            return kind
+    if table_name in (
+        "backup_sessions",
+        "backup_manifest",
+        "backup_lock",
+        "cold_manifest",
+        "cold_view_state",
+    ):
         return "logs"
     return "other"
 
@@ -107,7 +131,16 @@ class CostModel:
         self._schemas: dict[tuple[str, str, str], dict[str, str]] = {}
         self._partitioning: dict[tuple[str, str, str], tuple[str | None, list[str]]] = {}
         self._routines: dict[tuple[str, str, str], tuple[list[str], str]] = {}
+        self._views: dict[tuple[str, str, str], str] = {}
         self._bytes: dict[tuple, int] = {}
+
+    def forget(self) -> None:
+        """Drops every cached schema and size (tables change while a command runs)."""
+        self._schemas.clear()
+        self._partitioning.clear()
+        self._routines.clear()
+        self._views.clear()
+        self._bytes.clear()
 
     # -- catalog ----------------------------------------------------------------------------
 
@@ -124,6 +157,8 @@ class CostModel:
                 self._schemas[key], self._partitioning[key] = {}, (None, [])
                 return self._schemas[key]
             self._schemas[key] = {f.name: f.field_type for f in found.schema}
+            if found.table_type == "VIEW" and found.view_query:
+                self._views[key] = found.view_query
             partition = found.time_partitioning.field if found.time_partitioning else None
             if partition is None and table.startswith("history_"):
                 partition = "backup_closed_date"  # partitioned by the DDL (the emulator keeps it)
@@ -203,35 +238,43 @@ class CostModel:
         unknown is priced as reading everything)."""
         priced = Priced()
         for job in jobs:
-            if (job.query or "").startswith(MEASUREMENT):
-                continue
-            params = {**(params or {}), **{p.name: p.value for p in (job.query_parameters or [])}}
-            try:
-                statements = parse_bigquery(job.query)
-            except sqlglot.errors.ParseError as error:
-                priced.unpriced.append(f"{job.query[:120]!r}: {error}")
-                continue
-            for statement in statements:
-                try:
-                    _, tables = self.price_statement(statement, params)
-                except Exception as error:  # noqa: BLE001 - reported, and the test fails on it
-                    priced.unpriced.append(
-                        f"{statement.sql('bigquery')[:160]!r}: {type(error).__name__}: {error}"
-                    )
-                    continue
-                if tables is None:
-                    continue  # free (DDL, transaction control)
-                billed = max(
-                    MINIMUM_BILLED, sum(max(MINIMUM_BILLED, size) for size in tables.values())
-                )
-                priced.scanned += sum(tables.values())
-                priced.billed += billed
-                for name, size in tables.items():
-                    bucket = kind_of(name)
-                    priced.by_table[bucket] = priced.by_table.get(bucket, 0) + size
-                summary = " ".join(statement.sql("bigquery", comments=False).split())[:100]
-                priced.statements.append((summary, sum(tables.values()), billed))
+            self.price_job(job, params, priced)
         return priced
+
+    def price_job(self, job, params: dict[str, Any] | None, priced: Priced) -> None:
+        """Adds one job's statements to `priced`."""
+        if (job.query or "").startswith(MEASUREMENT):
+            return
+        params = {
+            **(params or {}),
+            **{
+                p.name: getattr(p, "value", getattr(p, "values", None))
+                for p in (job.query_parameters or [])
+            },
+        }
+        try:
+            statements = parse_bigquery(job.query)
+        except sqlglot.errors.ParseError as error:
+            priced.unpriced.append(f"{job.query[:120]!r}: {error}")
+            return
+        for statement in statements:
+            try:
+                _, tables = self.price_statement(statement, params)
+            except Exception as error:  # noqa: BLE001 - reported, and the test fails on it
+                priced.unpriced.append(
+                    f"{statement.sql('bigquery')[:160]!r}: {type(error).__name__}: {error}"
+                )
+                continue
+            if tables is None:
+                continue  # free (DDL, transaction control)
+            billed = max(MINIMUM_BILLED, sum(max(MINIMUM_BILLED, size) for size in tables.values()))
+            priced.scanned += sum(tables.values())
+            priced.billed += billed
+            for name, size in tables.items():
+                bucket = kind_of(name)
+                priced.by_table[bucket] = priced.by_table.get(bucket, 0) + size
+            summary = " ".join(statement.sql("bigquery", comments=False).split())[:100]
+            priced.statements.append((summary, sum(tables.values()), billed))
 
     def price_statement(
         self, statement: exp.Expression, params: dict[str, Any]
@@ -248,7 +291,7 @@ class CostModel:
                 return 0, None
             return self._read(statement.expression, params)
         if isinstance(statement, exp.Export):
-            return self._read(statement.expression, params)
+            return self._read(statement.this, params)  # the SELECT it exports
         if isinstance(statement, exp.Insert):
             return self._read(statement.expression, params)
         if isinstance(statement, exp.Merge):
@@ -338,9 +381,27 @@ class CostModel:
             )
         return query
 
+    def _inline_views(self, query: exp.Expression) -> exp.Expression:
+        """A view reads what its definition reads: cold_history_<t> -> (its SELECT)."""
+        for table in list(query.find_all(exp.Table)):
+            if not (isinstance(table.this, exp.Identifier) and table.db):
+                continue
+            key = self._table_key(table)
+            self.schema(*key)
+            if key not in self._views:
+                continue
+            inlined = self._inline_views(sqlglot.parse_one(self._views[key], read="bigquery"))
+            table.replace(
+                exp.Subquery(
+                    this=inlined,
+                    alias=exp.TableAlias(this=exp.to_identifier(table.alias or table.name)),
+                )
+            )
+        return query
+
     def _read(self, query: exp.Expression, params) -> tuple[int, dict[str, int]]:
         """Bytes a query reads per base table."""
-        query = self._inline_functions(query.copy())
+        query = self._inline_views(self._inline_functions(query.copy()))
         schema: dict = {}
         for table in query.find_all(exp.Table):
             if isinstance(table.this, exp.Identifier) and table.db:
@@ -396,47 +457,62 @@ class CostModel:
 
     def _partition_predicate(self, key, where, alias, params, joins=()) -> str | None:
         """The SQL predicate (on the table itself) of the partitions and clustered blocks a
-        scope's constant filters keep; None when it reads everything."""
+        scope's constant filters keep; None when it reads everything. AND keeps what any side
+        keeps; OR keeps something only when both sides do (`(a) or (b)`)."""
         partition, cluster = self._partitioning.get(key) or (
             self.schema(*key) and self._partitioning[key]
         )
-        conditions = []
-        for clause in [where, *joins]:
-            if clause is None:
-                continue
-            for comparison in clause.find_all(*PARTITION_COMPARISONS, exp.Between, exp.In):
-                column = comparison.this
-                if not isinstance(column, exp.Column) or column.table not in (alias, ""):
-                    continue
-                on_cluster = (
-                    bool(cluster)
-                    and column.name == cluster[0]
-                    and isinstance(comparison, (exp.EQ, exp.In))
-                )
-                if column.name == partition or on_cluster:
-                    if isinstance(comparison, exp.Between):
-                        others = [comparison.args["low"], comparison.args["high"]]
-                    elif isinstance(comparison, exp.In):
-                        if (
-                            comparison.args.get("query") is not None
-                            or comparison.args.get("unnest") is not None
-                        ):
-                            continue  # IN (subquery): not a constant filter
-                        others = list(comparison.expressions)
-                    else:
-                        others = [comparison.expression]
-                    known = all(
-                        parameter.name in params
-                        for other in others
-                        for parameter in other.find_all(exp.Parameter)
-                    )
-                    if known and all(self._constant(other) for other in others):
-                        rendered = comparison.copy()
-                        rendered.this.set("table", None)
-                        for parameter in list(rendered.find_all(exp.Parameter)):
-                            parameter.replace(self._literal(params.get(parameter.name)))
-                        conditions.append(rendered.sql("bigquery"))
-        return " and ".join(conditions) or None
+
+        def pruning(node) -> str | None:
+            if isinstance(node, (exp.Where, exp.Paren)):
+                return pruning(node.this)
+            if isinstance(node, exp.And):
+                kept = [part for part in (pruning(node.left), pruning(node.right)) if part]
+                return " and ".join(kept) or None
+            if isinstance(node, exp.Or):
+                left, right = pruning(node.left), pruning(node.right)
+                return f"({left}) or ({right})" if left and right else None
+            if isinstance(node, (*PARTITION_COMPARISONS, exp.Between, exp.In)):
+                return constant_filter(node)
+            return None  # NOT, EXISTS, a subquery, a function: prunes nothing
+
+        def constant_filter(comparison) -> str | None:
+            column = comparison.this
+            if not isinstance(column, exp.Column) or column.table not in (alias, ""):
+                return None
+            on_cluster = (
+                bool(cluster)
+                and column.name == cluster[0]
+                and isinstance(comparison, (exp.EQ, exp.In))
+            )
+            if column.name != partition and not on_cluster:
+                return None
+            if isinstance(comparison, exp.Between):
+                others = [comparison.args["low"], comparison.args["high"]]
+            elif isinstance(comparison, exp.In):
+                if (
+                    comparison.args.get("query") is not None
+                    or comparison.args.get("unnest") is not None
+                ):
+                    return None  # IN (subquery): not a constant filter
+                others = list(comparison.expressions)
+            else:
+                others = [comparison.expression]
+            known = all(
+                parameter.name in params
+                for other in others
+                for parameter in other.find_all(exp.Parameter)
+            )
+            if not known or not all(self._constant(other) for other in others):
+                return None
+            rendered = comparison.copy()
+            rendered.this.set("table", None)
+            for parameter in list(rendered.find_all(exp.Parameter)):
+                parameter.replace(self._literal(params.get(parameter.name)))
+            return rendered.sql("bigquery")
+
+        conditions = [pruning(clause) for clause in [where, *joins] if clause is not None]
+        return " and ".join(condition for condition in conditions if condition) or None
 
     @staticmethod
     def _constant(node: exp.Expression) -> bool:
@@ -446,6 +522,8 @@ class CostModel:
     def _literal(value: Any) -> exp.Expression:
         if value is None:
             return exp.null()
+        if isinstance(value, datetime.datetime):
+            return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
         if hasattr(value, "isoformat"):
             return exp.cast(exp.Literal.string(str(value)), "DATE")
         if isinstance(value, (int, float)):
@@ -455,25 +533,93 @@ class CostModel:
     # -- reporting --------------------------------------------------------------------------
 
     @staticmethod
-    def report(title: str, priced: Priced, sizes: dict[str, int]) -> str:
+    def report(title: str, priced: Priced, sizes: dict[str, int], unit: str = "MiB") -> str:
+        """A priced run in a few lines; `unit` MiB or KiB for the bytes read (billed bytes are
+        always MiB: the 10 MB minimums make them large)."""
+        scale = {"MiB": MB, "KiB": 1024}[unit]
         lines = [
             (
-                f"{title}: {len(priced.statements)} billed statements, {priced.scanned / MB:.2f} MiB read "
+                f"{title}: {len(priced.statements)} billed statements, {priced.scanned / scale:.2f} {unit} read "
                 f"(billed with 10 MB minimums: {priced.billed / MB:.0f} MiB)"
             )
         ]
         lines.append(
             "  read by table kind: "
             + ", ".join(
-                f"{kind} {size / MB:.2f} MiB" for kind, size in sorted(priced.by_table.items())
+                f"{kind} {size / scale:.2f} {unit}"
+                for kind, size in sorted(priced.by_table.items())
             )
         )
         lines.append(
             "  backup size now:    "
-            + ", ".join(f"{kind} {size / MB:.2f} MiB" for kind, size in sorted(sizes.items()))
+            + ", ".join(f"{kind} {size / scale:.2f} {unit}" for kind, size in sorted(sizes.items()))
         )
         for summary, scanned, _ in sorted(priced.statements, key=lambda item: -item[1])[
             : int(os.environ.get("COST_LINES", "8"))
         ]:
-            lines.append(f"  {scanned / MB:8.2f} MiB  {summary}")
+            lines.append(f"  {scanned / scale:8.2f} {unit}  {summary}")
         return "\n".join(lines)
+
+
+@contextmanager
+def priced_while_running(model: CostModel) -> Iterator[Priced]:
+    """Every query job this process sends while inside (the CLI, the cold commands and dbt all
+    go through `bigquery.Client.query`), priced just before it runs, with its own query
+    parameters, on the tables as they are at that moment: what a statement reads is still
+    there even when a later one deletes it (tier, prune)."""
+    from google.cloud import bigquery
+
+    original = bigquery.Client.query
+    priced = Priced()
+    pricing = threading.local()  # the model's own size queries go straight through
+    lock = threading.Lock()
+
+    def query(client, *args, **kwargs):
+        sql = args[0] if args else kwargs.get("query", "")
+        job_config = args[1] if len(args) > 1 else kwargs.get("job_config")
+        if not getattr(pricing, "active", False) and not str(sql).startswith(MEASUREMENT):
+            with lock:
+                pricing.active = True
+                try:
+                    model.forget()
+                    parameters = list(getattr(job_config, "query_parameters", None) or [])
+                    model.price_job(
+                        SimpleNamespace(query=sql, query_parameters=parameters), None, priced
+                    )
+                finally:
+                    pricing.active = False
+        return original(client, *args, **kwargs)
+
+    bigquery.Client.query = query
+    try:
+        yield priced
+    finally:
+        bigquery.Client.query = original
+
+
+GIB = float(1 << 30)
+TIB = float(1 << 40)
+
+
+def query_usd(priced: Priced, prices: dict) -> float:
+    """On-demand price of the billed bytes (USD per TiB from the price list)."""
+    return priced.billed / TIB * float(prices["bigquery"]["query_per_tib"])
+
+
+def gcs_costs(cold_bytes: int, prices: dict) -> dict[str, dict[str, float]]:
+    """Per GCS storage class of the price list: storage per month, the least a file costs
+    (minimum storage duration), and one full read of it (retrieval fee) for `cold_bytes`."""
+    gcs = prices["gcs"]
+    costs = {}
+    for storage_class in ("standard", "nearline", "coldline", "archive"):
+        monthly = cold_bytes / GIB * float(gcs[storage_class])
+        minimum_days = int(gcs.get("minimum_storage_days", {}).get(storage_class, 0))
+        costs[storage_class] = {
+            "usd_per_month": monthly,
+            "minimum_storage_days": minimum_days,
+            "minimum_usd": monthly * minimum_days / 30,
+            "retrieval_usd_per_read": cold_bytes
+            / GIB
+            * float(gcs.get("retrieval_per_gib", {}).get(storage_class, 0.0)),
+        }
+    return costs

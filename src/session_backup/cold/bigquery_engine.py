@@ -7,12 +7,11 @@ SQL shared with DuckDB writes parameters as `$name`; they become BigQuery's `@na
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from contextlib import contextmanager
 
+from session_backup.cold.history_tables import history_tables
 from session_backup.cold.names import COLD_MANIFEST, COLD_VIEW_STATE
 from session_backup.config import Settings
-from session_backup.errors import BackupError
 
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -31,8 +30,9 @@ class BigQueryBackup:
 
     kind = "bigquery"
 
-    def __init__(self, warehouse) -> None:
+    def __init__(self, warehouse, settings: Settings) -> None:
         self.warehouse = warehouse
+        self.settings = settings
         self.client = warehouse.client
         self.project = warehouse.project
         self.schema = warehouse.schema
@@ -131,18 +131,7 @@ class BigQueryBackup:
                 installed_at timestamp
             )""")
 
-    def history_tables(self, declared: Iterable, only: Iterable[str] | None = None) -> list[str]:
-        names = [table.name for table in declared if table.strategy == "history"]
-        if only:
-            wanted = list(dict.fromkeys(only))
-            unknown = [name for name in wanted if name not in names]
-            if unknown:
-                raise BackupError(
-                    f"Table(s) {', '.join(unknown)} are not declared with the history strategy "
-                    f"(tiered tables: {', '.join(names) or 'none'})."
-                )
-            names = wanted
-        return [name for name in names if self.exists(f"history_{name}")]
+    history_tables = history_tables  # the same on both engines (history_tables.py)
 
 
 @contextmanager
@@ -150,4 +139,4 @@ def open_bigquery_backup(settings: Settings):
     from session_backup.warehouse import open_warehouse
 
     with open_warehouse(settings) as warehouse:
-        yield BigQueryBackup(warehouse)
+        yield BigQueryBackup(warehouse, settings)

@@ -1,15 +1,14 @@
 """`cold_history_<t>` on BigQuery: creating it, pointing the restore functions at it, and
 loading verified cold files into it (`load` form). Forms: bigquery_sql.py.
 
-The form comes from SESSION_BACKUP_BQ_COLD_READS: `external` (default, production: GCS read
-in place through an external table) or `load` (files loaded into `cold_loaded_<t>`; where
+The form is Settings.cold_reads (SESSION_BACKUP_BQ_COLD_READS): `external` (default,
+production: GCS read in place through an external table) or `load` (files loaded into `cold_loaded_<t>`; where
 external tables are not available, e.g. the emulator).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -27,13 +26,13 @@ from session_backup.cold.storage import file_md5_base64
 from session_backup.config import Settings
 from session_backup.errors import BackupError
 
-READS_ENV = "SESSION_BACKUP_BQ_COLD_READS"
 
-
-def read_form() -> str:
-    form = os.environ.get(READS_ENV, "external").strip().lower()
+def read_form(settings: Settings) -> str:
+    form = settings.cold_reads
     if form not in ("external", "load"):
-        raise BackupError(f"{READS_ENV}={form!r}: expected external (GCS read in place) or load.")
+        raise BackupError(
+            f"SESSION_BACKUP_BQ_COLD_READS={form!r}: expected external (GCS read in place) or load."
+        )
     return form
 
 
@@ -109,7 +108,7 @@ def ensure_loaded_table(backup: BigQueryBackup, table: str) -> set[str]:
 
 def install_relation(backup: BigQueryBackup, table: str, root_uri: str) -> str:
     """(Re)creates cold_history_<t> in the configured form; returns the kind installed."""
-    form = read_form()
+    form = read_form(backup.settings)
     columns = backup.columns(f"history_{table}")
     if form == "load":
         loaded_columns = ensure_loaded_table(backup, table)
@@ -179,7 +178,7 @@ def prepare_relations(settings: Settings, tables: list[str]) -> None:
         if still:
             raise BackupError(
                 f"restore functions of {', '.join(still)} still do not read cold history; "
-                "run `dbt run-operation create_backup_functions` and retry."
+                "run `dbt run-operation session_backup.create_backup_functions` and retry."
             )
 
 

@@ -12,13 +12,11 @@ read that folder.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from session_backup.cold.gcs import GCSStore
 
-EXPORT_LOCAL_ROOT_ENV = "SESSION_BACKUP_BQ_EXPORT_LOCAL_ROOT"
 STAGING = ".staging"
 
 
@@ -27,7 +25,7 @@ class ExportStaging:
 
     def __init__(self, store: GCSStore) -> None:
         self.store = store
-        configured = os.environ.get(EXPORT_LOCAL_ROOT_ENV)
+        configured = getattr(store, "export_local_root", None)
         self.local_root = Path(configured) if configured else None
 
     def relative_prefix(self, file_id: str) -> str:

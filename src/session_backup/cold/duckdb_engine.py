@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from session_backup.cold.history_tables import history_tables
 from session_backup.cold.names import (
     COLD_MANIFEST,
     COLD_VIEW_STATE,
@@ -146,19 +147,7 @@ class DuckDBBackup:
                 source varchar
             )""")
 
-    def history_tables(self, declared: Iterable, only: Iterable[str] | None = None) -> list[str]:
-        """Declared tables of the history strategy that have a History table."""
-        names = [table.name for table in declared if table.strategy == "history"]
-        if only:
-            wanted = list(dict.fromkeys(only))
-            unknown = [name for name in wanted if name not in names]
-            if unknown:
-                raise BackupError(
-                    f"Table(s) {', '.join(unknown)} are not declared with the history strategy "
-                    f"(tiered tables: {', '.join(names) or 'none'})."
-                )
-            names = wanted
-        return [name for name in names if self.exists(f"history_{name}")]
+    history_tables = history_tables  # the same on both engines (history_tables.py)
 
 
 def open_backup(settings: Settings, read_only: bool = False):

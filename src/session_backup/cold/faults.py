@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+from session_backup.config import COLD_FAULT_ENV
 from session_backup.errors import BackupError
 
-FAULT_ENV = "SESSION_BACKUP_FAIL_AFTER"
+FAULT_ENV = COLD_FAULT_ENV  # read by config.py into Settings.cold_fail_after
 STEPS = {
     "tier": ("plan", "journal", "write", "verify", "upload", "manifest", "delete", "commit"),
     "rehydrate": ("fetch", "insert", "manifest", "commit", "delete"),
@@ -24,11 +25,12 @@ class InjectedRefusal(BackupError):
 
 
 def fault(command: str, step: str, fail_after: str | None, table: str | None = None) -> None:
-    """Fault injection for tests: `fail_after='write'` (or env SESSION_BACKUP_FAIL_AFTER=tier.write)
-    stops right after that step; `tier.verify@events` only for that table; a `:exit` suffix
+    """Fault injection for tests: `fail_after='write'` (the commands pass
+    Settings.cold_fail_after, env SESSION_BACKUP_FAIL_AFTER=tier.write, when given none) stops
+    right after that step; `tier.verify@events` only for that table; a `:exit` suffix
     kills the process (os._exit, no cleanup at all), `:refuse` raises a refusal (a BackupError,
     as a table that cannot be tiered would)."""
-    wanted = fail_after or os.environ.get(FAULT_ENV)
+    wanted = fail_after
     if not wanted:
         return
     spec, _, mode = wanted.partition(":")

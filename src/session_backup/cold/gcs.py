@@ -20,30 +20,22 @@ from session_backup.cold.storage import (
 from session_backup.errors import BackupError
 
 
-def gcs_endpoint() -> str | None:
-    """An explicit endpoint (an emulator, or a private endpoint): anonymous credentials then."""
-    return (
-        os.environ.get("SESSION_BACKUP_GCS_ENDPOINT")
-        or os.environ.get("STORAGE_EMULATOR_HOST")
-        or None
-    )
+def make_storage_client(settings=None):
+    """google-cloud-storage client: the configured endpoint (Settings.gcs_endpoint: an emulator,
+    or a private endpoint) with anonymous credentials, else Application Default Credentials.
+    Errors are one clear line."""
+    if settings is None:
+        from session_backup.config import load_settings
 
-
-def make_storage_client():
-    """google-cloud-storage client: the configured endpoint with anonymous credentials (emulator),
-    else Application Default Credentials. Errors are one clear line."""
+        settings = load_settings()
     try:
         from google.cloud import storage
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise BackupError(
             "google-cloud-storage is not installed (pip install google-cloud-storage)."
         ) from exc
-    project = (
-        os.environ.get("SESSION_BACKUP_GCS_PROJECT")
-        or os.environ.get("SESSION_BACKUP_BQ_PROJECT")
-        or None
-    )
-    endpoint = gcs_endpoint()
+    project = settings.gcs_project
+    endpoint = settings.gcs_endpoint
     if endpoint:
         from google.auth.credentials import AnonymousCredentials
 
@@ -69,7 +61,7 @@ def make_storage_client():
 class GCSStore(ColdStore):
     kind = "gcs"
 
-    def __init__(self, root_uri: str, cache_dir: Path, client=None) -> None:
+    def __init__(self, root_uri: str, cache_dir: Path, client=None, settings=None) -> None:
         if not root_uri.startswith("gs://"):
             raise BackupError(f"Not a gs:// cold root: {root_uri!r}")
         bucket, _, prefix = root_uri[len("gs://") :].partition("/")
@@ -83,12 +75,15 @@ class GCSStore(ColdStore):
         self.cache_dir = Path(cache_dir).resolve()
         self._client = client
         self._bucket = None
+        self.settings = settings
+        # The BigQuery emulator writes EXPORT DATA to `gs://` here instead (bigquery_staging.py).
+        self.export_local_root = settings.bigquery_export_local_root if settings else None
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
     def client(self):
         if self._client is None:
-            self._client = make_storage_client()
+            self._client = make_storage_client(self.settings)
         return self._client
 
     @property

@@ -1,15 +1,19 @@
-"""What to tier: per table, scope and closed month, the committed History rows older than the cutoff."""
+"""What to tier: per table, scope and closed month, the committed History rows older than the
+cutoff; and the hot and cold totals `tier` prices. Portable SQL, both engines (each gives its
+own logical-bytes expression and month format)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from session_backup.cold.dates import month_bounds
-from session_backup.cold.duckdb_engine import DuckDBBackup
-from session_backup.cold.duckdb_sql import logical_bytes_expr
 from session_backup.cold.names import COLD_MANIFEST
+
+# (alias, [(column, type)]) -> the SQL of a row's BigQuery logical size, in the engine's dialect.
+LogicalBytes = Callable[[str, list[tuple[str, str]]], str]
 
 
 @dataclass
@@ -74,24 +78,30 @@ def committed_closing_sql(backup, alias: str = "hot") -> str:
 
 
 def plan_units(
-    backup: DuckDBBackup, table: str, cutoff: date, long_term_before: date
+    backup,
+    table: str,
+    cutoff: date,
+    long_term_before: date,
+    logical_bytes_expr: LogicalBytes,
+    closed_month_sql: str,
 ) -> list[Unit]:
+    """Per scope and closed month (`closed_month_sql`: yyyy-mm of hot.backup_closed_date in the
+    engine's SQL), the committed rows older than the cutoff, with their logical bytes."""
     hot = f"history_{table}"
-    columns = backup.columns(hot)
-    logical = logical_bytes_expr("hot", columns)
+    logical = logical_bytes_expr("hot", backup.columns(hot))
     committed = committed_closing_sql(backup)
     rows = backup.query(
         f"""
         select
             hot.backup_scope,
-            strftime(hot.backup_closed_date, '%Y-%m') as closed_month,
+            {closed_month_sql} as closed_month,
             count(*),
             sum({logical}),
             sum(case when hot.backup_closed_date < $long_term_before then {logical} else 0 end)
         from {backup.rel(hot)} as hot
         where hot.backup_closed_date < $cutoff
             and {committed}
-        group by all
+        group by 1, 2
         order by 1, 2
         """,
         {"table": table, "cutoff": cutoff, "long_term_before": long_term_before},
@@ -119,24 +129,25 @@ def units_from_rows(table: str, committed: str, rows: list[tuple], cutoff: date)
     return units
 
 
-def hot_totals(backup: DuckDBBackup, tables: list[str], long_term_before: date) -> dict:
+def hot_totals(
+    backup, tables: list[str], long_term_before: date, logical_bytes_expr: LogicalBytes
+) -> dict:
     """BigQuery logical bytes of the hot backup, split by price tier: Head is rewritten by every
     backup (active); a History partition untouched for 90 days bills as long-term."""
     totals = {"head_active": 0, "history_active": 0, "history_long_term": 0}
     for table in tables:
         head = f"head_{table}"
         if backup.exists(head):
-            columns = [c for c in backup.columns(head)]
+            expression = logical_bytes_expr("hot", backup.columns(head))
             totals["head_active"] += int(
                 backup.query(
-                    f"select coalesce(sum({logical_bytes_expr('hot', columns)}), 0) from {backup.rel(head)} as hot"
+                    f"select coalesce(sum({expression}), 0) from {backup.rel(head)} as hot"
                 )[0][0]
             )
-        columns = backup.columns(f"history_{table}")
-        expr = logical_bytes_expr("hot", columns)
+        expression = logical_bytes_expr("hot", backup.columns(f"history_{table}"))
         active, long_term = backup.query(
-            f"select coalesce(sum(case when hot.backup_closed_date >= $before then {expr} end), 0), "
-            f"coalesce(sum(case when hot.backup_closed_date < $before then {expr} end), 0) "
+            f"select coalesce(sum(case when hot.backup_closed_date >= $before then {expression} end), 0), "
+            f"coalesce(sum(case when hot.backup_closed_date < $before then {expression} end), 0) "
             f"from {backup.rel('history_' + table)} as hot",
             {"before": long_term_before},
         )[0]
@@ -145,7 +156,7 @@ def hot_totals(backup: DuckDBBackup, tables: list[str], long_term_before: date) 
     return totals
 
 
-def cold_totals(backup: DuckDBBackup) -> dict:
+def cold_totals(backup) -> dict:
     """Bytes of active cold files per storage class (a local folder counts as the class it is
     priced as, see docs/cold-storage.md)."""
     if not backup.exists(COLD_MANIFEST):
@@ -155,3 +166,13 @@ def cold_totals(backup: DuckDBBackup) -> dict:
         f"from {backup.rel(COLD_MANIFEST)} where state = 'active' group by 1"
     )
     return {cls: {"bytes": int(size), "logical_bytes": int(logical)} for cls, size, logical in rows}
+
+
+def validity_ranges(backup, relation: str) -> dict:
+    """The ranges a cold file's manifest row records (closed dates, validity sequences) of the
+    rows in `relation`: a table, or a Parquet reader on DuckDB."""
+    row = backup.query(
+        f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
+        f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) from {relation}"
+    )[0]
+    return dict(zip(("min_closed", "max_closed", "min_from", "max_from", "min_to", "max_to"), row))

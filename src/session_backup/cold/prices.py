@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from session_backup.cold.names import ASSUMED_PARQUET_RATIO, DEFAULT_STORAGE_CLASS
@@ -27,7 +26,7 @@ def load_prices(settings: Settings, path: str | Path | None = None) -> tuple[dic
             f"The packaged price list {packaged} is missing: reinstall session-backup, "
             "or give --prices PATH / SESSION_BACKUP_PRICES with a full price list."
         ) from exc
-    chosen = path or os.environ.get("SESSION_BACKUP_PRICES")
+    chosen = path or settings.prices_file
     if not chosen and (Path(settings.project_dir) / "prices.toml").is_file():
         chosen = Path(settings.project_dir) / "prices.toml"
     source = str(packaged)

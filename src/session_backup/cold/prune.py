@@ -17,7 +17,6 @@ from session_backup.cold.duckdb_sql import checksum_select, described
 from session_backup.cold.engine import cold_engine
 from session_backup.cold.faults import fault
 from session_backup.cold.manifest import (
-    active_files,
     clean_staging,
     finish_interrupted,
     next_part,
@@ -31,8 +30,9 @@ from session_backup.cold.names import (
     PRUNED_SESSIONS,
 )
 from session_backup.cold.paths import relative_path
-from session_backup.cold.plan import Unit, committed_closing_sql
+from session_backup.cold.plan import Unit, committed_closing_sql, validity_ranges
 from session_backup.cold.progress import Progress
+from session_backup.cold.prune_plan import Removable, plan_prune
 from session_backup.cold.reads import ensure_local
 from session_backup.cold.storage import ColdStore, file_sha256
 from session_backup.cold.tier import no_lock
@@ -73,6 +73,7 @@ def prune(
     from session_backup.backup import backup_lock
 
     progress = progress or Progress()
+    fail_after = fail_after or settings.cold_fail_after
     moment = parse_now(now)
     window_start = subtract_duration(moment, keep, "--keep")
     requested_holds = list(
@@ -103,8 +104,17 @@ def prune(
                 else:
                     backup.ensure_retention_tables()
                 summary["recovered"] = engine.finish_interrupted(backup, stores)
-            plan_for = prune_bigquery.plan_prune if bigquery else _plan_prune
-            plan = plan_for(backup, tables, window_start, requested_holds, releases)
+            plan = plan_prune(
+                backup,
+                tables,
+                window_start,
+                requested_holds,
+                releases,
+                active_files=engine.active_files,
+                removable_for=(
+                    prune_bigquery.removable_for if bigquery else _removable_through_temp_tables
+                ),
+            )
         summary.update(plan["summary"])
         fault("prune", "plan", fail_after)
         if dry_run:
@@ -136,67 +146,10 @@ def prune(
         return summary
 
 
-def _plan_prune(
-    backup: DuckDBBackup,
-    tables: list[str],
-    window_start: datetime,
-    requested_holds: list[str],
-    releases: list[str],
-) -> dict:
-    sessions = backup.rel("backup_sessions")
-    known = {
-        row[0]: (row[1], int(row[2]), row[3])
-        for row in backup.query(
-            f"select session_id, scope, session_seq, started_at from {sessions}"
-        )
-    }
-    unknown = [sid for sid in requested_holds + releases if sid not in known]
-    if unknown:
-        raise BackupError(
-            f"Unknown session(s) for --hold/--release: {', '.join(unknown[:10])} "
-            "(see `session-backup status`)."
-        )
-    persisted = []
-    if backup.exists(HOLDS):
-        persisted = [
-            row[0] for row in backup.query(f"select distinct session_id from {backup.rel(HOLDS)}")
-        ]
-    held = sorted((set(persisted) | set(requested_holds)) - set(releases))
-    already_pruned = set()
-    if backup.exists(PRUNED_SESSIONS):
-        already_pruned = {
-            row[0] for row in backup.query(f"select session_id from {backup.rel(PRUNED_SESSIONS)}")
-        }
-    refused = [sid for sid in requested_holds if sid in already_pruned]
-    if refused:
-        raise BackupError(
-            f"Session(s) {', '.join(refused)} were already pruned: a hold cannot bring them back."
-        )
-    # Per scope: the first session inside the window (or one past the last session).
-    window = {
-        scope: int(seq)
-        for scope, seq in backup.query(
-            f"select scope, coalesce(min(session_seq) filter (where started_at >= $start), max(session_seq) + 1) "
-            f"from {sessions} group by scope",
-            {"start": window_start},
-        )
-    }
-    with_manifest = {
-        row[0]
-        for row in backup.query(f"select distinct session_id from {backup.rel('backup_manifest')}")
-    }
-    to_prune = sorted(
-        (
-            sid
-            for sid, (scope, seq, _) in known.items()
-            if seq < window[scope] - 1
-            and sid not in held
-            and sid not in already_pruned
-            and sid in with_manifest
-        ),
-        key=lambda sid: (known[sid][0], known[sid][1]),
-    )
-    held_rows = [(known[sid][0], known[sid][1]) for sid in held]
+def _install_prune_tables(
+    backup: DuckDBBackup, window: dict[str, int], held_rows: list[tuple[str, int]]
+) -> None:
+    """The window and holds as temp tables of this connection (they may be many)."""
     backup.execute("create or replace temp table prune_window (scope varchar, window_seq bigint)")
     backup.execute("create or replace temp table prune_holds (scope varchar, seq bigint)")
     if window:
@@ -205,88 +158,19 @@ def _plan_prune(
         )
     if held_rows:
         backup.connection.executemany("insert into prune_holds values (?, ?)", held_rows)
-    removable = (
+
+
+def _removable_through_temp_tables(
+    backup: DuckDBBackup, window: dict[str, int], held_rows: list[tuple[str, int]]
+):
+    """prune_plan's `removable` on DuckDB: joins the temp tables of the window and holds."""
+    _install_prune_tables(backup, window, held_rows)
+    template = (
         "{a}.backup_valid_to_seq < (select w.window_seq from prune_window as w where w.scope = {a}.backup_scope) "
         "and not exists (select 1 from prune_holds as h where h.scope = {a}.backup_scope "
         "and h.seq >= {a}.backup_valid_from_seq and h.seq < {a}.backup_valid_to_seq)"
     )
-    hot_counts = {}
-    for table in tables:
-        hot_counts[table] = int(
-            backup.query(
-                f"select count(*) from {backup.rel('history_' + table)} as hot "
-                f"where {removable.format(a='hot')} and {committed_closing_sql(backup)}",
-                {"table": table},
-            )[0][0]
-        )
-    # Cold files: whole files go when every row is removable; partly removable files are
-    # rewritten with the rows that stay.
-    drop, rewrite = [], []
-    for table in tables:
-        for item in active_files(backup, table):
-            item["table_name"] = table
-            scope_window = window.get(item["scope"])
-            if scope_window is None or item["min_valid_from_seq"] is None:
-                continue
-            if int(item["max_valid_to_seq"]) < scope_window and not any(
-                scope == item["scope"]
-                and item["min_valid_from_seq"] <= seq < item["max_valid_to_seq"]
-                for scope, seq in held_rows
-            ):
-                drop.append(item)
-            elif _min_valid_to(backup, item) < scope_window:
-                rewrite.append(item)
-    by_scope: dict[str, list[str]] = {}
-    for sid in to_prune:
-        by_scope.setdefault(known[sid][0], []).append(sid)
-    summary = {
-        "held_sessions": held,
-        "newly_held": [sid for sid in requested_holds if sid not in persisted],
-        "released": [sid for sid in releases if sid in persisted],
-        "sessions_to_prune": len(to_prune),
-        "sessions_to_prune_by_scope": {
-            scope: {"count": len(ids), "first": ids[0], "last": ids[-1]}
-            for scope, ids in by_scope.items()
-        },
-        "pruned_session_ids": to_prune,
-        "hot_versions_to_remove": hot_counts,
-        "cold_files_to_delete": [
-            {
-                "table": i["table_name"],
-                "file": i["file_uri"],
-                "rows": i["row_count"],
-                "bytes": i["bytes"],
-            }
-            for i in drop
-        ],
-        "cold_files_to_rewrite": [
-            {"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"]}
-            for i in rewrite
-        ],
-    }
-    return {
-        "summary": summary,
-        "tables": tables,
-        "to_prune": to_prune,
-        "known": known,
-        "held": held,
-        "requested_holds": requested_holds,
-        "releases": releases,
-        "persisted_holds": persisted,
-        "window": window,
-        "held_rows": held_rows,
-        "drop": drop,
-        "rewrite": rewrite,
-        "removable": removable,
-    }
-
-
-def _min_valid_to(backup: DuckDBBackup, item: dict) -> int:
-    rows = backup.query(
-        f"select min_valid_to_seq from {backup.rel(COLD_MANIFEST)} where file_id = $id",
-        {"id": item["file_id"]},
-    )
-    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+    return lambda alias: template.format(a=alias)
 
 
 def _apply_prune(
@@ -308,18 +192,7 @@ def _apply_prune(
     with open_backup(settings) as warehouse:
         backup = DuckDBBackup(warehouse)
         # The temp tables live in this connection: rebuild them.
-        backup.execute(
-            "create or replace temp table prune_window (scope varchar, window_seq bigint)"
-        )
-        backup.execute("create or replace temp table prune_holds (scope varchar, seq bigint)")
-        if plan["window"]:
-            backup.connection.executemany(
-                "insert into prune_window values (?, ?)", list(plan["window"].items())
-            )
-        if plan["held_rows"]:
-            backup.connection.executemany(
-                "insert into prune_holds values (?, ?)", plan["held_rows"]
-            )
+        _install_prune_tables(backup, plan["window"], plan["held_rows"])
         # Rewrites of partly removable files: journal, write, verify, place (like tier).
         if plan["rewrite"]:
             taken: set[tuple] = set()
@@ -379,7 +252,7 @@ def _apply_prune(
                 hot = backup.rel("history_" + table)
                 before = backup.query(f"select count(*) from {hot}")[0][0]
                 backup.execute(
-                    f"delete from {hot} as hot where {removable.format(a='hot')} and {committed_closing_sql(backup)}",
+                    f"delete from {hot} as hot where {removable('hot')} and {committed_closing_sql(backup)}",
                     {"table": table},
                 )
                 removed[table] = int(before - backup.query(f"select count(*) from {hot}")[0][0])
@@ -502,14 +375,14 @@ def _apply_prune(
     }
 
 
-def _rewrite_kept_rows(backup: DuckDBBackup, item: dict, new: dict, removable: str) -> None:
+def _rewrite_kept_rows(backup: DuckDBBackup, item: dict, new: dict, removable: Removable) -> None:
     """Writes the rows of a cold file that prune keeps to a new part, verified before use."""
     store: ColdStore = new["store"]
     table = item["table_name"]
     columns = backup.columns(f"history_{table}")
     source = f"read_parquet({duckdb_string(item['read_path'])})"
     staging = store.staging_dir() / f"{new['file_id']}.parquet"
-    keep = f"not ({removable.format(a='cold')})"
+    keep = f"not ({removable('cold')})"
     backup.execute(
         f"copy (select * from {source} as cold where {keep} order by cold.backup_valid_to_seq, "
         f"cold.backup_valid_from_seq) to {duckdb_string(str(staging))} (format parquet, compression zstd)"
@@ -525,23 +398,14 @@ def _rewrite_kept_rows(backup: DuckDBBackup, item: dict, new: dict, removable: s
             f"Rewriting {item['file_uri']} without pruned rows did not read back identical; "
             "nothing was pruned."
         )
-    stats = backup.query(
-        f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
-        f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) "
-        f"from read_parquet({duckdb_string(str(staging))})"
-    )[0]
+    ranges = validity_ranges(backup, f"read_parquet({duckdb_string(str(staging))})")
     new["stats"] = {
         "row_count": int(actual[0]),
         "high": int(actual[1]),
         "low": int(actual[2]),
         "sha256": file_sha256(staging),
         "bytes": staging.stat().st_size,
-        "min_closed": stats[0],
-        "max_closed": stats[1],
-        "min_from": stats[2],
-        "max_from": stats[3],
-        "min_to": stats[4],
-        "max_to": stats[5],
+        **ranges,
     }
     if new["stats"]["row_count"] == 0:
         staging.unlink(missing_ok=True)

@@ -20,7 +20,6 @@ from pathlib import Path
 from session_backup.cold.bigquery_engine import BigQueryBackup, open_bigquery_backup
 from session_backup.cold.bigquery_manifest import finish_interrupted
 from session_backup.cold.bigquery_relation import (
-    active_items,
     create_scratch,
     ensure_loaded_table,
     fetch_checked,
@@ -43,7 +42,6 @@ from session_backup.cold.plan import Unit, committed_closing_sql
 from session_backup.cold.progress import Progress
 from session_backup.cold.tier_bigquery import _activate_sql, place, verify_export
 from session_backup.config import Settings
-from session_backup.errors import BackupError
 
 
 def ensure_retention_tables(backup: BigQueryBackup) -> None:
@@ -84,140 +82,9 @@ def removable_sql(window: dict[str, int], held_rows: list[tuple[str, int]], alia
     return f"{closed_before} and not ({needed})" if needed else closed_before
 
 
-def plan_prune(
-    backup: BigQueryBackup,
-    tables: list[str],
-    window_start: datetime,
-    requested_holds: list[str],
-    releases: list[str],
-) -> dict:
-    sessions = backup.rel("backup_sessions")
-    known = {
-        row[0]: (row[1], int(row[2]), row[3])
-        for row in backup.query(
-            f"select session_id, scope, session_seq, started_at from {sessions}"
-        )
-    }
-    unknown = [sid for sid in requested_holds + releases if sid not in known]
-    if unknown:
-        raise BackupError(
-            f"Unknown session(s) for --hold/--release: {', '.join(unknown[:10])} "
-            "(see `session-backup status`)."
-        )
-    persisted = (
-        [row[0] for row in backup.query(f"select distinct session_id from {backup.rel(HOLDS)}")]
-        if backup.exists(HOLDS)
-        else []
-    )
-    held = sorted((set(persisted) | set(requested_holds)) - set(releases))
-    already_pruned = (
-        {row[0] for row in backup.query(f"select session_id from {backup.rel(PRUNED_SESSIONS)}")}
-        if backup.exists(PRUNED_SESSIONS)
-        else set()
-    )
-    refused = [sid for sid in requested_holds if sid in already_pruned]
-    if refused:
-        raise BackupError(
-            f"Session(s) {', '.join(refused)} were already pruned: a hold cannot bring them back."
-        )
-    window = {
-        scope: int(seq)
-        for scope, seq in backup.query(
-            f"select scope, coalesce(min(if(started_at >= $start, session_seq, null)), max(session_seq) + 1) "
-            f"from {sessions} group by scope",
-            {"start": window_start},
-        )
-    }
-    with_manifest = {
-        row[0]
-        for row in backup.query(f"select distinct session_id from {backup.rel('backup_manifest')}")
-    }
-    to_prune = sorted(
-        (
-            sid
-            for sid, (scope, seq, _) in known.items()
-            if seq < window[scope] - 1
-            and sid not in held
-            and sid not in already_pruned
-            and sid in with_manifest
-        ),
-        key=lambda sid: (known[sid][0], known[sid][1]),
-    )
-    held_rows = [(known[sid][0], known[sid][1]) for sid in held]
-    hot_counts: dict[str, int] = {}
-    drop, rewrite = [], []
-    removable = removable_sql(window, held_rows, "hot")
-    if tables:
-        for table in tables:
-            hot_counts[table] = int(
-                backup.query(
-                    f"select count(*) from {backup.rel('history_' + table)} as hot "
-                    f"where {removable} and {committed_closing_sql(backup)}",
-                    {"table": table},
-                )[0][0]
-            )
-            for item in active_items(backup, table):
-                scope_window = window.get(item["scope"])
-                if scope_window is None or item["min_valid_from_seq"] is None:
-                    continue
-                if int(item["max_valid_to_seq"]) < scope_window and not any(
-                    scope == item["scope"]
-                    and item["min_valid_from_seq"] <= seq < item["max_valid_to_seq"]
-                    for scope, seq in held_rows
-                ):
-                    drop.append(item)
-                elif _min_valid_to(backup, item) < scope_window:
-                    rewrite.append(item)
-    by_scope: dict[str, list[str]] = {}
-    for sid in to_prune:
-        by_scope.setdefault(known[sid][0], []).append(sid)
-    summary = {
-        "held_sessions": held,
-        "newly_held": [sid for sid in requested_holds if sid not in persisted],
-        "released": [sid for sid in releases if sid in persisted],
-        "sessions_to_prune": len(to_prune),
-        "sessions_to_prune_by_scope": {
-            scope: {"count": len(ids), "first": ids[0], "last": ids[-1]}
-            for scope, ids in by_scope.items()
-        },
-        "pruned_session_ids": to_prune,
-        "hot_versions_to_remove": hot_counts,
-        "cold_files_to_delete": [
-            {
-                "table": i["table_name"],
-                "file": i["file_uri"],
-                "rows": i["row_count"],
-                "bytes": i["bytes"],
-            }
-            for i in drop
-        ],
-        "cold_files_to_rewrite": [
-            {"table": i["table_name"], "file": i["file_uri"], "rows": i["row_count"]}
-            for i in rewrite
-        ],
-    }
-    return {
-        "summary": summary,
-        "tables": tables,
-        "to_prune": to_prune,
-        "known": known,
-        "held": held,
-        "requested_holds": requested_holds,
-        "releases": releases,
-        "persisted_holds": persisted,
-        "window": window,
-        "held_rows": held_rows,
-        "drop": drop,
-        "rewrite": rewrite,
-    }
-
-
-def _min_valid_to(backup: BigQueryBackup, item: dict) -> int:
-    rows = backup.query(
-        f"select min_valid_to_seq from {backup.rel(COLD_MANIFEST)} where file_id = $id",
-        {"id": item["file_id"]},
-    )
-    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+def removable_for(backup, window: dict[str, int], held_rows: list[tuple[str, int]]):
+    """prune_plan's `removable` on BigQuery: the scopes and holds inline."""
+    return lambda alias: removable_sql(window, held_rows, alias)
 
 
 def apply_prune(
@@ -235,7 +102,7 @@ def apply_prune(
         open_bigquery_backup(settings) as backup,
         tempfile.TemporaryDirectory(prefix="cold-prune-") as folder,
     ):
-        removable = removable_sql(plan["window"], plan["held_rows"], "hot")
+        removable = plan["removable"]("hot")
         # Journal the new parts of partly removable files.
         taken: set[tuple] = set()
         statements = []
@@ -377,7 +244,7 @@ def _rewrite_kept_rows(
             source=backup.rel(source),
             where=keep,
         )
-        form = read_form()
+        form = read_form(backup.settings)
         if form == "load":
             ensure_loaded_table(backup, table)
         place(

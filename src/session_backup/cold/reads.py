@@ -52,6 +52,33 @@ def ensure_local(settings: Settings, stores, item: dict, deep: bool, fetched: li
     )
 
 
+def refuse_pruned(backup, session_id: str | None) -> None:
+    """A pruned session is refused with when and why (either engine's backup)."""
+    if session_id is None or not backup.exists(PRUNED_SESSIONS):
+        return
+    pruned = backup.query(
+        f"select pruned_at, retention, window_start from {backup.rel(PRUNED_SESSIONS)} where session_id = $id",
+        {"id": session_id},
+    )
+    if pruned:
+        pruned_at, retention, window_start = pruned[0]
+        raise BackupError(
+            f"Session {session_id!r} was pruned on {str(pruned_at)[:19]} by retention (keep {retention}: it "
+            f"started before the window starting {str(window_start)[:19]}); it can no longer be restored."
+        )
+
+
+def active_totals(backup) -> dict:
+    """`tier --check`'s totals: active cold files and their bytes (either engine's backup)."""
+    if not backup.exists(COLD_MANIFEST):
+        return {"active_files": 0, "cold_bytes": 0}
+    count, size = backup.query(
+        f"select count(*), coalesce(sum(bytes), 0) from {backup.rel(COLD_MANIFEST)} "
+        "where state = 'active'"
+    )[0]
+    return {"active_files": int(count), "cold_bytes": int(size)}
+
+
 def prepare_cold_reads(
     settings: Settings,
     session_id: str | None = None,
@@ -75,17 +102,7 @@ def prepare_cold_reads(
     stores = store_lookup(settings)
     with open_backup(settings, read_only=True) as warehouse:
         backup = DuckDBBackup(warehouse)
-        if session_id is not None and backup.exists(PRUNED_SESSIONS):
-            pruned = backup.query(
-                f"select pruned_at, retention, window_start from {backup.rel(PRUNED_SESSIONS)} where session_id = $id",
-                {"id": session_id},
-            )
-            if pruned:
-                pruned_at, retention, window_start = pruned[0]
-                raise BackupError(
-                    f"Session {session_id!r} was pruned on {str(pruned_at)[:19]} by retention (keep {retention}: it "
-                    f"started before the window starting {str(window_start)[:19]}); it can no longer be restored."
-                )
+        refuse_pruned(backup, session_id)
         if not backup.exists(COLD_MANIFEST):
             return report
         needed_scope = None
@@ -156,13 +173,5 @@ def check_cold(settings: Settings) -> dict:
         return reads_bigquery.check_cold(settings)
     report = prepare_cold_reads(settings, None, deep=True)  # every file of every table
     with open_backup(settings, read_only=True) as warehouse:
-        backup = DuckDBBackup(warehouse)
-        report["active_files"] = 0
-        report["cold_bytes"] = 0
-        if backup.exists(COLD_MANIFEST):
-            count, size = backup.query(
-                f"select count(*), coalesce(sum(bytes), 0) from {backup.rel(COLD_MANIFEST)} "
-                "where state = 'active'"
-            )[0]
-            report["active_files"], report["cold_bytes"] = int(count), int(size)
+        report.update(active_totals(DuckDBBackup(warehouse)))
     return report

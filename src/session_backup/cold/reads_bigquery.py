@@ -15,9 +15,9 @@ from session_backup.cold.bigquery_relation import (
     read_form,
 )
 from session_backup.cold.manifest import store_lookup
-from session_backup.cold.names import COLD_MANIFEST, PRUNED_SESSIONS
+from session_backup.cold.names import COLD_MANIFEST
+from session_backup.cold.reads import active_totals, refuse_pruned
 from session_backup.config import Settings
-from session_backup.errors import BackupError
 
 
 def prepare_cold_reads(
@@ -30,18 +30,7 @@ def prepare_cold_reads(
     report = {"checked": 0, "fetched": [], "views_refreshed": []}
     stores = store_lookup(settings)
     with open_bigquery_backup(settings) as backup:
-        if session_id is not None and backup.exists(PRUNED_SESSIONS):
-            pruned = backup.query(
-                f"select pruned_at, retention, window_start from {backup.rel(PRUNED_SESSIONS)} "
-                f"where session_id = $id",
-                {"id": session_id},
-            )
-            if pruned:
-                pruned_at, retention, window_start = pruned[0]
-                raise BackupError(
-                    f"Session {session_id!r} was pruned on {str(pruned_at)[:19]} by retention (keep {retention}: it "
-                    f"started before the window starting {str(window_start)[:19]}); it can no longer be restored."
-                )
+        refuse_pruned(backup, session_id)
         if not backup.exists(COLD_MANIFEST):
             return report
         cold_tables = [
@@ -60,7 +49,7 @@ def prepare_cold_reads(
             for item in table_items:
                 check_objects(stores(item["cold_root"]), item)
                 report["checked"] += 1
-            if read_form() == "load" and table_items:
+            if read_form(settings) == "load" and table_items:
                 report["fetched"] += load_missing(
                     backup, stores(table_items[0]["cold_root"]), table, table_items
                 )
@@ -70,12 +59,5 @@ def prepare_cold_reads(
 def check_cold(settings: Settings) -> dict:
     report = prepare_cold_reads(settings, None)
     with open_bigquery_backup(settings) as backup:
-        report["active_files"] = 0
-        report["cold_bytes"] = 0
-        if backup.exists(COLD_MANIFEST):
-            count, size = backup.query(
-                f"select count(*), coalesce(sum(bytes), 0) from {backup.rel(COLD_MANIFEST)} "
-                "where state = 'active'"
-            )[0]
-            report["active_files"], report["cold_bytes"] = int(count), int(size)
+        report.update(active_totals(backup))
     return report

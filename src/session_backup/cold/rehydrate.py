@@ -45,6 +45,7 @@ def rehydrate(
     from session_backup.declarations import load_declarations
 
     progress = progress or Progress()
+    fail_after = fail_after or settings.cold_fail_after
     ranges = month_range(months)
     scopes = list(dict.fromkeys(scopes))
     declared = load_declarations(settings.project_dir)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -101,10 +100,8 @@ class ColdStore:
 def cache_dir_for(settings) -> Path:
     """Where gs:// cold files are downloaded for DuckDB: SESSION_BACKUP_COLD_CACHE, else a
     `cold-cache` folder next to the backup database."""
-    configured = os.environ.get("SESSION_BACKUP_COLD_CACHE")
-    if configured:
-        path = Path(configured)
-        return path if path.is_absolute() else Path(settings.project_dir) / path
+    if settings.cold_cache_dir is not None:
+        return Path(settings.cold_cache_dir)
     return Path(settings.backup_db).resolve().parent / "cold-cache"
 
 
@@ -115,7 +112,7 @@ def open_store(settings, root_uri: str | None = None, client=None) -> ColdStore:
 
     root = root_uri or settings.cold_root
     if root.startswith("gs://"):
-        return GCSStore(root, cache_dir_for(settings), client=client)
+        return GCSStore(root, cache_dir_for(settings), client=client, settings=settings)
     if "://" in root:
         raise BackupError(
             f"Unsupported cold root {root!r}: use a local folder or gs://bucket/prefix."

@@ -19,7 +19,6 @@ from session_backup.cold.dates import parse_now, subtract_duration
 from session_backup.cold.engine import cold_engine
 from session_backup.cold.faults import fault
 from session_backup.cold.manifest import store_lookup
-from session_backup.cold.names import DEFAULT_STORAGE_CLASS
 from session_backup.cold.plan import Unit
 from session_backup.cold.prices import load_prices, measured_ratio, monthly_cost
 from session_backup.cold.progress import Progress
@@ -53,7 +52,8 @@ def tier(
     progress = progress or Progress()
     moment = parse_now(now)
     cutoff = subtract_duration(moment, older_than, "--older-than").date()
-    storage_class = (storage_class or DEFAULT_STORAGE_CLASS).upper()
+    storage_class = (storage_class or settings.cold_storage_class).upper()
+    fail_after = fail_after or settings.cold_fail_after
     if storage_class not in STORAGE_CLASSES:
         raise BackupError(
             f"--storage-class {storage_class}: expected one of {', '.join(STORAGE_CLASSES)}."

@@ -48,7 +48,7 @@ from session_backup.cold.faults import fault
 from session_backup.cold.manifest import next_part
 from session_backup.cold.names import COLD_MANIFEST
 from session_backup.cold.paths import relative_path
-from session_backup.cold.plan import Unit, cold_totals, committed_closing_sql, units_from_rows
+from session_backup.cold.plan import Unit, cold_totals, hot_totals, plan_units, validity_ranges
 from session_backup.cold.progress import Progress
 from session_backup.cold.storage import ColdStore, ObjectExists, file_sha256
 from session_backup.config import Settings
@@ -80,48 +80,17 @@ class BigQueryColdEngine:
     def plan_units(
         self, backup: BigQueryBackup, table: str, cutoff: date, long_term_before: date
     ) -> list[Unit]:
-        hot = f"history_{table}"
-        logical = logical_bytes_expr("hot", backup.columns(hot))
-        committed = committed_closing_sql(backup)
-        rows = backup.query(
-            f"""
-            select
-                hot.backup_scope,
-                format_date('%Y-%m', hot.backup_closed_date) as closed_month,
-                count(*),
-                sum({logical}),
-                sum(case when hot.backup_closed_date < $long_term_before then {logical} else 0 end)
-            from {backup.rel(hot)} as hot
-            where hot.backup_closed_date < $cutoff
-                and {committed}
-            group by 1, 2
-            order by 1, 2
-            """,
-            {"table": table, "cutoff": cutoff, "long_term_before": long_term_before},
+        return plan_units(
+            backup,
+            table,
+            cutoff,
+            long_term_before,
+            logical_bytes_expr,
+            "format_date('%Y-%m', hot.backup_closed_date)",
         )
-        return units_from_rows(table, committed, rows, cutoff)
 
     def hot_totals(self, backup: BigQueryBackup, tables: list[str], long_term_before: date) -> dict:
-        totals = {"head_active": 0, "history_active": 0, "history_long_term": 0}
-        for table in tables:
-            head = f"head_{table}"
-            if backup.exists(head):
-                expression = logical_bytes_expr("hot", backup.columns(head))
-                totals["head_active"] += int(
-                    backup.query(
-                        f"select coalesce(sum({expression}), 0) from {backup.rel(head)} as hot"
-                    )[0][0]
-                )
-            expression = logical_bytes_expr("hot", backup.columns(f"history_{table}"))
-            active, long_term = backup.query(
-                f"select coalesce(sum(case when hot.backup_closed_date >= $before then {expression} end), 0), "
-                f"coalesce(sum(case when hot.backup_closed_date < $before then {expression} end), 0) "
-                f"from {backup.rel('history_' + table)} as hot",
-                {"before": long_term_before},
-            )[0]
-            totals["history_active"] += int(active)
-            totals["history_long_term"] += int(long_term)
-        return totals
+        return hot_totals(backup, tables, long_term_before, logical_bytes_expr)
 
     cold_totals = staticmethod(cold_totals)
 
@@ -227,7 +196,7 @@ def _tier_table(
         fault("tier", "verify", fail_after, table)
 
         # 4. Place the verified bytes under their final names; never overwrite.
-        form = read_form()
+        form = read_form(settings)
         if form == "load":
             ensure_loaded_table(backup, table)
         for unit in units:
@@ -300,10 +269,7 @@ def verify_export(
             f"the hot rows (rows/checksum {tuple(expected)} vs {tuple(actual)}); nothing was moved, that table "
             "stays hot."
         )
-    stats = backup.query(
-        f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
-        f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) from {backup.rel(scratch)}"
-    )[0]
+    ranges = validity_ranges(backup, backup.rel(scratch))
     unit.staging = folder
     unit.stats.update(
         {
@@ -313,12 +279,7 @@ def verify_export(
             "paths": paths,
             "bytes": sum(path.stat().st_size for path in paths),
             "sha256": file_sha256(paths[0]),
-            "min_closed": stats[0],
-            "max_closed": stats[1],
-            "min_from": stats[2],
-            "max_from": stats[3],
-            "min_to": stats[4],
-            "max_to": stats[5],
+            **ranges,
         }
     )
 

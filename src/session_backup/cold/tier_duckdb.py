@@ -14,6 +14,7 @@ from session_backup.cold.duckdb_sql import (
     check_path_literal,
     checksum_select,
     described,
+    logical_bytes_expr,
     parquet_text_columns,
     write_projection,
 )
@@ -21,7 +22,7 @@ from session_backup.cold.faults import fault
 from session_backup.cold.manifest import active_files, clean_staging, finish_interrupted, next_part
 from session_backup.cold.names import COLD_MANIFEST
 from session_backup.cold.paths import relative_path
-from session_backup.cold.plan import Unit, cold_totals, hot_totals, plan_units
+from session_backup.cold.plan import Unit, cold_totals, hot_totals, plan_units, validity_ranges
 from session_backup.cold.progress import Progress
 from session_backup.cold.storage import ColdStore, ObjectExists, cache_dir_for, file_sha256
 from session_backup.cold.view import install_cold_view, prepare_views
@@ -48,8 +49,19 @@ class DuckDBColdEngine:
             store.root_uri if store.kind == "local" else str(cache_dir_for(self.settings))
         )
 
-    plan_units = staticmethod(plan_units)
-    hot_totals = staticmethod(hot_totals)
+    def plan_units(self, backup, table: str, cutoff, long_term_before) -> list[Unit]:
+        return plan_units(
+            backup,
+            table,
+            cutoff,
+            long_term_before,
+            logical_bytes_expr,
+            "strftime(hot.backup_closed_date, '%Y-%m')",
+        )
+
+    def hot_totals(self, backup, tables: list[str], long_term_before) -> dict:
+        return hot_totals(backup, tables, long_term_before, logical_bytes_expr)
+
     cold_totals = staticmethod(cold_totals)
 
     def finish_interrupted(self, backup, stores) -> dict:
@@ -260,10 +272,7 @@ def _verify_staged(backup: DuckDBBackup, hot: str, columns, unit: Unit) -> None:
             f"identical to the hot rows (rows/checksum {tuple(expected)} vs {tuple(actual)}): a column type "
             "probably does not survive Parquet. Nothing was moved; that table stays hot."
         )
-    stats = backup.query(
-        f"select min(backup_closed_date), max(backup_closed_date), min(backup_valid_from_seq), "
-        f"max(backup_valid_from_seq), min(backup_valid_to_seq), max(backup_valid_to_seq) from {source}"
-    )[0]
+    ranges = validity_ranges(backup, source)
     unit.stats.update(
         {
             "row_count": int(actual[0]),
@@ -271,11 +280,6 @@ def _verify_staged(backup: DuckDBBackup, hot: str, columns, unit: Unit) -> None:
             "low": int(actual[2]),
             "sha256": file_sha256(unit.staging),
             "bytes": unit.staging.stat().st_size,
-            "min_closed": stats[0],
-            "max_closed": stats[1],
-            "min_from": stats[2],
-            "max_from": stats[3],
-            "min_to": stats[4],
-            "max_to": stats[5],
+            **ranges,
         }
     )

@@ -10,7 +10,7 @@ from session_backup.cold.duckdb_engine import DuckDBBackup, open_backup, quote
 from session_backup.cold.duckdb_sql import check_path_literal, read_casts, read_parquet_sql
 from session_backup.cold.manifest import active_files
 from session_backup.cold.names import COLD_VIEW_STATE
-from session_backup.config import Settings
+from session_backup.config import Settings, profile_environment
 from session_backup.errors import BackupError
 
 
@@ -87,36 +87,29 @@ def functions_missing_cold(backup: DuckDBBackup, tables: list[str]) -> list[str]
 
 
 def refresh_restore_functions(settings: Settings) -> None:
-    """Re-creates restore_<t>/checksum_<t> (dbt run-operation create_backup_functions), so they
+    """Re-creates restore_<t>/checksum_<t> (dbt run-operation session_backup.create_backup_functions), so they
     union the cold views. Needed once per table, the first time it gets a cold view."""
     from dbt.cli.main import dbtRunner
 
-    saved = {key: os.environ.get(key) for key in ("SESSION_BACKUP_DB", "SESSION_BACKUP_LANDING_DB")}
-    os.environ["SESSION_BACKUP_DB"] = str(settings.backup_db)
-    os.environ["SESSION_BACKUP_LANDING_DB"] = str(settings.landing_db)
     cwd = os.getcwd()
     os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
     try:
-        result = dbtRunner().invoke(
-            [
-                "run-operation",
-                "session_backup.create_backup_functions",
-                "--quiet",
-                "--project-dir",
-                str(settings.project_dir),
-                "--profiles-dir",
-                str(settings.profiles_dir),
-                "--target",
-                settings.target,
-            ]
-        )
+        with profile_environment(settings):
+            result = dbtRunner().invoke(
+                [
+                    "run-operation",
+                    "session_backup.create_backup_functions",
+                    "--quiet",
+                    "--project-dir",
+                    str(settings.project_dir),
+                    "--profiles-dir",
+                    str(settings.profiles_dir),
+                    "--target",
+                    settings.target,
+                ]
+            )
     finally:
         os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         close_dbt_duckdb()
     if not result.success:
         detail = (
@@ -126,7 +119,7 @@ def refresh_restore_functions(settings: Settings) -> None:
         )
         raise BackupError(
             f"Could not re-create the restore functions to read cold history ({detail}); nothing was moved. "
-            "Fix that (`dbt run-operation create_backup_functions`) and re-run."
+            "Fix that (`dbt run-operation session_backup.create_backup_functions`) and re-run."
         )
 
 
@@ -162,5 +155,5 @@ def prepare_views(settings: Settings, tables: list[str]) -> None:
         if still:
             raise BackupError(
                 f"restore functions of {', '.join(still)} still do not read cold history; "
-                "run `dbt run-operation create_backup_functions` and retry."
+                "run `dbt run-operation session_backup.create_backup_functions` and retry."
             )
