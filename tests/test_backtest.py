@@ -10,8 +10,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from support.core_landing import BASE_ITEMS, DECLARATIONS, TABLES, create_landing, land
 from support.project import Deployment, canonical, multiset
-from test_core_backup import BASE_ITEMS, DECLARATIONS, TABLES, create_landing, land
 
 KEYS = {"items": ["item_id"], "pairs": ["region", "code"]}
 

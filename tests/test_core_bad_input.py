@@ -8,8 +8,8 @@ import sys
 import time
 
 import pytest
+from support.core_landing import DECLARATIONS, TABLES, create_landing, land
 from support.project import Deployment, assert_restores_exactly
-from test_core_backup import DECLARATIONS, TABLES, create_landing, land
 
 ITEMS = [(1, "a", 1.0, "1.0", None, True), (2, "b", 2.0, "2.0", None, False)]
 
