@@ -56,6 +56,10 @@
     {%- set catalog_digest = run_query(query).columns[0].values()[0] -%}
     {#- The code: every macro of this package, by name (a changed macro renders other SQL). -#}
     {%- set namespace = context.get('session_backup') or {} -%}
+    {%- if namespace | length == 0 -%}
+        {#- The code cannot be told: never skip on a digest that would not see it change. -#}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set code = [] -%}
     {%- for name in namespace.keys() | sort -%}
         {%- set macro = namespace[name].macro -%}

@@ -333,7 +333,12 @@ class CostModel:
         )
         name = ".".join(key)
         if updates:
-            tables[name] = tables.get(name, 0) + self.column_bytes(key, list(self.schema(*key)))
+            # A constant filter on the target in ON (partition, first clustering column)
+            # limits "the whole target" to the partitions / blocks it keeps.
+            kept = self._partition_predicate(key, None, alias, params, [merge.args.get("on")])
+            tables[name] = tables.get(name, 0) + self.column_bytes(
+                key, list(self.schema(*key)), kept
+            )
         elif referenced:
             tables[name] = tables.get(name, 0) + self.column_bytes(key, list(referenced))
         return sum(tables.values()), tables

@@ -25,8 +25,7 @@ class ExportStaging:
 
     def __init__(self, store: GCSStore) -> None:
         self.store = store
-        configured = getattr(store, "export_local_root", None)
-        self.local_root = Path(configured) if configured else None
+        self.local_root = store.export_local_root  # Settings.bigquery_export_local_root
 
     def relative_prefix(self, file_id: str) -> str:
         return f"{STAGING}/{file_id}/"
