@@ -1,8 +1,8 @@
-{% macro bigquery__alter_relation_add_remove_columns(relation, add_columns, remove_columns) %}
-    {#- Replaces dbt-bigquery's version (root-project macros win the `dbt` dispatch), which adds
-        columns through the tables.patch API. Used when a landing column appears mid-stream:
-        History (`on_schema_change='append_new_columns'`) and Head (backup_head) get it as NULL
-        for older rows.
+{% macro bigquery_add_columns(relation, add_columns) %}
+    {#- Instead of dbt-bigquery's alter_relation_add_remove_columns, which adds columns through
+        the tables.patch API (called by name, not by overriding dbt's macro: an installed
+        package's override of a dbt macro is never dispatched to). Used when a landing column
+        appears mid-stream: History and Head (backup_table) get it as NULL for older rows.
         - Top-level columns are added with one `ALTER TABLE ... ADD COLUMN IF NOT EXISTS` DDL
           statement: valid BigQuery, one table-metadata update (BigQuery allows ~5 per 10 s per
           table), and safe to repeat.
@@ -11,11 +11,10 @@
           lacks afterwards is also added through the API. On BigQuery the catalog already shows
           it and nothing more happens.
         - Nested STRUCT fields cannot be added by DDL: they keep dbt-bigquery's API path.
-        Removing columns (sync_all_columns) keeps dbt-bigquery's behaviour; the backup never
-        removes a column (a restore of an old session still needs it). -#}
+        The backup never removes a column (a restore of an old session still needs it). -#}
     {%- set top_level = [] -%}
     {%- set nested = [] -%}
-    {%- for column in add_columns or [] -%}
+    {%- for column in add_columns -%}
         {%- do (nested if '.' in column.name else top_level).append(column) -%}
     {%- endfor -%}
     {%- if top_level -%}
@@ -29,7 +28,7 @@
             {%- do nested.append(column) -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- if nested or remove_columns -%}
-        {%- do adapter.alter_table_add_remove_columns(relation, nested, remove_columns) -%}
+    {%- if nested -%}
+        {%- do adapter.alter_table_add_remove_columns(relation, nested, none) -%}
     {%- endif -%}
 {% endmacro %}

@@ -53,7 +53,7 @@
 
 {% macro bigquery__add_columns(relation, columns) %}
     {#- One DDL statement and the emulator's catalog fix-up: macros/bigquery/add_columns.sql. -#}
-    {%- do alter_relation_add_remove_columns(relation, columns, none) -%}
+    {%- do session_backup.bigquery_add_columns(relation, columns) -%}
 {% endmacro %}
 
 
