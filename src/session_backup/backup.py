@@ -84,7 +84,7 @@ def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
     cwd = os.getcwd()
     os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
     try:
-        result = dbtRunner(callbacks=fault_callbacks()).invoke(full_args)
+        result = dbtRunner(callbacks=fault_callbacks(settings)).invoke(full_args)
     finally:
         os.chdir(cwd)
         _release_duckdb()

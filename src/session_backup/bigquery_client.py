@@ -11,20 +11,19 @@ Environment (as the profile reads it):
 
 from __future__ import annotations
 
-import os
-
 from session_backup.config import Settings
 from session_backup.errors import BackupError
 
 EMULATOR_DEFAULT_PROJECT = "local-proj"
 
 
-def _credentials(method: str):
-    """Credentials for `method`, or None for Application Default Credentials."""
+def _credentials(settings: Settings):
+    """Credentials for the configured method, or None for Application Default Credentials."""
+    method = settings.bigquery_method
     if method in ("", "oauth"):
         return None
     if method == "service-account":
-        keyfile = os.environ.get("SESSION_BACKUP_BQ_KEYFILE", "")
+        keyfile = settings.bigquery_keyfile
         if not keyfile:
             raise BackupError(
                 "SESSION_BACKUP_BQ_METHOD=service-account needs SESSION_BACKUP_BQ_KEYFILE."
@@ -35,7 +34,7 @@ def _credentials(method: str):
             keyfile, scopes=["https://www.googleapis.com/auth/bigquery"]
         )
     if method == "oauth-secrets":
-        token = os.environ.get("SESSION_BACKUP_BQ_TOKEN", "")
+        token = settings.bigquery_token
         if not token:
             raise BackupError(
                 "SESSION_BACKUP_BQ_METHOD=oauth-secrets needs SESSION_BACKUP_BQ_TOKEN."
@@ -52,7 +51,7 @@ def _credentials(method: str):
 def make_bigquery_client(settings: Settings):
     from google.cloud import bigquery
 
-    endpoint = os.environ.get("SESSION_BACKUP_BQ_API_ENDPOINT")
+    endpoint = settings.bigquery_api_endpoint
     project = settings.bigquery_project or None
     if endpoint:
         from google.auth.credentials import AnonymousCredentials
@@ -64,7 +63,7 @@ def make_bigquery_client(settings: Settings):
             location=settings.bigquery_location,
         )
     try:
-        credentials = _credentials(os.environ.get("SESSION_BACKUP_BQ_METHOD", "oauth"))
+        credentials = _credentials(settings)
         return bigquery.Client(
             project=project, credentials=credentials, location=settings.bigquery_location
         )

@@ -255,8 +255,7 @@ def _is_concurrent_update(exc: Exception) -> bool:
     )
 
 
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
+def _seconds(name: str, value: str | None, default: float) -> float:
     if not value:
         return default
     try:
@@ -278,7 +277,13 @@ def bigquery_backup_lock(settings: Settings, wait: bool) -> Iterator[BigQueryLoc
         client,
         settings.bigquery_project or client.project,
         settings.backup_schema,
-        ttl_seconds=int(_env_number("SESSION_BACKUP_BQ_LOCK_TTL_SECONDS", DEFAULT_TTL_SECONDS)),
+        ttl_seconds=int(
+            _seconds(
+                "SESSION_BACKUP_BQ_LOCK_TTL_SECONDS",
+                settings.bigquery_lock_ttl,
+                DEFAULT_TTL_SECONDS,
+            )
+        ),
         location=settings.bigquery_location,
     )
 
@@ -289,7 +294,11 @@ def bigquery_backup_lock(settings: Settings, wait: bool) -> Iterator[BigQueryLoc
         )
 
     with lock.held(
-        wait, _env_number("SESSION_BACKUP_BQ_LOCK_POLL_SECONDS", DEFAULT_POLL_SECONDS), announce
+        wait,
+        _seconds(
+            "SESSION_BACKUP_BQ_LOCK_POLL_SECONDS", settings.bigquery_lock_poll, DEFAULT_POLL_SECONDS
+        ),
+        announce,
     ):
         yield lock
     if lock.lost:

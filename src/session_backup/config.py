@@ -38,6 +38,18 @@ class Settings:
     bigquery_export_local_root: Path | None = None  # where the emulator's EXPORT DATA lands
     prices_file: str | None = None  # overrides the packaged price list
     cold_fail_after: str | None = None  # tests only: a fault injection point (cold/faults.py)
+    # Where landing lives when not where the profile says by default (as the dbt source reads it).
+    landing_database: str | None = None
+    # BigQuery client of the CLI (the dbt profile reads the same variables).
+    bigquery_method: str = "oauth"
+    bigquery_keyfile: str = ""
+    bigquery_token: str = ""
+    bigquery_api_endpoint: str | None = None  # an emulator; None: Google
+    bigquery_lock_ttl: str | None = None  # seconds, validated by the lock
+    bigquery_lock_poll: str | None = None
+    # Tests only: a fault to inject into a dbt run and a statement trace (faults.py).
+    fault_spec: str = ""
+    fault_trace: str | None = None
 
     @property
     def profiles_dir(self) -> Path:
@@ -81,7 +93,9 @@ def load_settings(project_dir: str | Path | None = None) -> Settings:
         else "backup",
         bigquery_project=env.get("SESSION_BACKUP_BQ_PROJECT", ""),
         bigquery_location=env.get("SESSION_BACKUP_BQ_LOCATION", "US"),
-        landing_dataset=env.get("SESSION_BACKUP_LANDING_SCHEMA", "landing"),
+        landing_dataset=env.get(
+            "SESSION_BACKUP_LANDING_SCHEMA", "landing" if target == "bigquery" else "main"
+        ),
         cold_storage_class=(
             env.get("SESSION_BACKUP_COLD_STORAGE_CLASS") or DEFAULT_COLD_STORAGE_CLASS
         ).upper(),
@@ -104,6 +118,15 @@ def load_settings(project_dir: str | Path | None = None) -> Settings:
         ),
         prices_file=env.get("SESSION_BACKUP_PRICES") or None,
         cold_fail_after=env.get(COLD_FAULT_ENV) or None,
+        landing_database=env.get("SESSION_BACKUP_LANDING_DATABASE") or None,
+        bigquery_method=env.get("SESSION_BACKUP_BQ_METHOD", "oauth"),
+        bigquery_keyfile=env.get("SESSION_BACKUP_BQ_KEYFILE", ""),
+        bigquery_token=env.get("SESSION_BACKUP_BQ_TOKEN", ""),
+        bigquery_api_endpoint=env.get("SESSION_BACKUP_BQ_API_ENDPOINT") or None,
+        bigquery_lock_ttl=env.get("SESSION_BACKUP_BQ_LOCK_TTL_SECONDS") or None,
+        bigquery_lock_poll=env.get("SESSION_BACKUP_BQ_LOCK_POLL_SECONDS") or None,
+        fault_spec=env.get("SESSION_BACKUP_FAULT", "").strip(),
+        fault_trace=env.get("SESSION_BACKUP_FAULT_TRACE", "").strip() or None,
     )
 
 

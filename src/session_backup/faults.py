@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from session_backup.config import Settings
 from session_backup.errors import BackupError
 
 FAULT_ENV = "SESSION_BACKUP_FAULT"
@@ -117,10 +118,11 @@ def _node_name(message: Any) -> str:
     return getattr(node_info, "node_name", "") or "-"
 
 
-def fault_callbacks() -> list[Callable[[Any], None]]:
-    """The callbacks for dbtRunner: none unless SESSION_BACKUP_FAULT or _TRACE is set."""
-    spec = os.environ.get(FAULT_ENV, "").strip()
-    trace_path = os.environ.get(TRACE_ENV, "").strip() or None
+def fault_callbacks(settings: Settings) -> list[Callable[[Any], None]]:
+    """The callbacks for dbtRunner: none unless SESSION_BACKUP_FAULT or _TRACE is set
+    (read by config.py, like every variable)."""
+    spec = settings.fault_spec
+    trace_path = settings.fault_trace
     if not spec and not trace_path:
         return []
     return [FaultCallback(Fault.parse(spec) if spec else None, trace_path)]

@@ -7,7 +7,6 @@ values are query parameters and names are checked and quoted here.
 from __future__ import annotations
 
 import datetime
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -89,7 +88,7 @@ class DuckDBWarehouse(Warehouse):
         self.connection = connect_backup_file(settings.backup_db, self.schema, read_only)
         self.catalog = self.connection.execute("select current_database()").fetchone()[0]
         self.landing_attached = False
-        self.landing_schema = os.environ.get("SESSION_BACKUP_LANDING_SCHEMA", "main")
+        self.landing_schema = settings.landing_dataset
         if settings.landing_db.exists():
             try:
                 # ATTACH takes no parameters; the path is quoted as a string literal.
@@ -313,7 +312,7 @@ class BigQueryWarehouse(Warehouse):
         self.location = settings.bigquery_location
         self.landing_dataset = settings.landing_dataset
         # As the dbt source does: landing may live in another project.
-        self.landing_project = os.environ.get("SESSION_BACKUP_LANDING_DATABASE") or self.project
+        self.landing_project = settings.landing_database or self.project
 
     def _parameters(self, params: dict[str, Any]) -> list:
         from google.cloud import bigquery
