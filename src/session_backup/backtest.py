@@ -674,9 +674,8 @@ class _PhaseClock:
             return work(*args)
 
 
-ROW_GROUP_ROWS = (
-    16_384  # rows buffered per session before a write (one row group; memory: x sessions)
-)
+ROW_GROUP_ROWS = 65_536  # rows buffered per session before a write (one row group) ...
+BUFFERED_ROWS = 6_553_600  # ... at most this many over all open files (memory ~ rows x width)
 MAX_OPEN_FILES = (
     200  # beyond this many sessions, rows come sorted by session (one file open at a time)
 )
@@ -706,9 +705,12 @@ def _export_table(
 
     pending: dict[str, list] = {}  # slices not yet written, per session
     pending_rows: dict[str, int] = {}
+    # Slices keep their whole batch alive: bound the rows held over all open files.
+    open_files = 1 if ordered else max(1, len(sessions))
+    rows_per_write = max(4096, min(ROW_GROUP_ROWS, BUFFERED_ROWS // open_files))
 
     def flush(session_id: str) -> None:
-        # One write per ROW_GROUP_ROWS rows: a write per slice would make a row group per
+        # One write per rows_per_write rows: a write per slice would make a row group per
         # slice (~1k rows), which compresses worse and writes slower.
         if pending.get(session_id):
             writers[session_id].write_table(pa.Table.from_batches(pending.pop(session_id)))
@@ -743,7 +745,7 @@ def _export_table(
             pending.setdefault(session_id, []).append(batch.slice(start, end - start))
             pending_rows[session_id] += end - start
             rows[session_id] += end - start
-            if pending_rows[session_id] >= ROW_GROUP_ROWS:
+            if pending_rows[session_id] >= rows_per_write:
                 flush(session_id)
             start = end
     for session_id in list(writers):
