@@ -702,7 +702,7 @@ def backtest_markdown(backtest: dict, meta: dict) -> str:
         lines.append(f"- **{'PASS' if ok else 'MISS'}** {name}: {detail}")
     lines += ["", "## Seconds, as measured", ""]
     for name, value in backtest.items():
-        if name.endswith("_seconds"):
+        if name.endswith("_seconds") and isinstance(value, (int, float)):
             lines.append(f"- {name.removesuffix('_seconds')}: {value:.3f}")
     lines += [
         "",

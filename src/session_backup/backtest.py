@@ -674,6 +674,8 @@ class _PhaseClock:
             return work(*args)
 
 
+ROW_GROUP_ROWS = 65_536  # rows buffered per session before a write (one row group) ...
+BUFFERED_ROWS = 6_553_600  # ... at most this many over all open files (memory ~ rows x width)
 MAX_OPEN_FILES = (
     200  # beyond this many sessions, rows come sorted by session (one file open at a time)
 )
@@ -687,7 +689,8 @@ def _export_table(
     finish: Callable[[str, SessionRef, int], None],
 ) -> None:
     """One table of every session from a single restore query read as Arrow batches, each
-    session's rows streamed into its own file (bounded memory); `finish` gets each file. Up to MAX_OPEN_FILES sessions the rows come in any
+    session's rows streamed into its own file (bounded memory); `finish` gets each file. Up
+    to MAX_OPEN_FILES sessions the rows come in any
     order (sorting them cost as much as writing them) and every file stays open until the end;
     beyond, they come sorted and a file is closed as soon as the next session starts."""
     import pyarrow as pa
@@ -700,7 +703,21 @@ def _export_table(
     rows: dict[str, int] = {}
     schema = None
 
+    pending: dict[str, list] = {}  # slices not yet written, per session
+    pending_rows: dict[str, int] = {}
+    # Slices keep their whole batch alive: bound the rows held over all open files.
+    open_files = 1 if ordered else max(1, len(sessions))
+    rows_per_write = max(4096, min(ROW_GROUP_ROWS, BUFFERED_ROWS // open_files))
+
+    def flush(session_id: str) -> None:
+        # One write per rows_per_write rows: a write per slice would make a row group per
+        # slice (~1k rows), which compresses worse and writes slower.
+        if pending.get(session_id):
+            writers[session_id].write_table(pa.Table.from_batches(pending.pop(session_id)))
+        pending_rows[session_id] = 0
+
     def close(session_id: str) -> None:
+        flush(session_id)
         writers.pop(session_id).close()
         written.add(session_id)
         finish(table, by_id[session_id], rows[session_id])
@@ -710,13 +727,10 @@ def _export_table(
         index = batch.schema.get_field_index("session_id")
         if not ordered:
             batch = batch.take(compute.sort_indices(batch.column(index)))
-        ids = batch.column(index).to_pylist()
+        # The runs of one session in the (sorted) batch, found by Arrow, not row by row.
+        runs = compute.run_end_encode(batch.column(index))
         start = 0
-        while start < len(ids):
-            session_id = ids[start]
-            end = start
-            while end < len(ids) and ids[end] == session_id:
-                end += 1
+        for session_id, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist()):
             if session_id not in writers:
                 if ordered:
                     for finished in list(writers):
@@ -727,8 +741,12 @@ def _export_table(
                     compression="zstd",
                 )
                 rows[session_id] = 0
-            writers[session_id].write_batch(batch.slice(start, end - start))
+                pending_rows[session_id] = 0
+            pending.setdefault(session_id, []).append(batch.slice(start, end - start))
+            pending_rows[session_id] += end - start
             rows[session_id] += end - start
+            if pending_rows[session_id] >= rows_per_write:
+                flush(session_id)
             start = end
     for session_id in list(writers):
         close(session_id)

@@ -318,7 +318,8 @@ def export(
     One file per table and session, in landing layout (session_id and the table's columns),
     under OUT/<table>/backup_scope=<scope>/backup_session=<session_id>/data.parquet with scope
     and session id percent-encoded, plus OUT/manifest.json: per file its row count, SHA-256
-    and the backup's row count and checksum of that session.
+    and the backup's row count and checksum of that session. Sessions that hold no backup of
+    some table are refused (exit 1) with the tables and why, unless --allow-partial.
 
     \b
     Examples:
