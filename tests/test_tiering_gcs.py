@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.project import Deployment, assert_restores_exactly
-from test_tiering import (
+from support.tiering_landing import (
     DECLARATIONS,
     NASTY,
     NOW,
