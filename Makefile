@@ -12,7 +12,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: setup demo test test-fast bench lint docs clean
 
-# Test modules run in parallel, one module per worker (each starts its own emulators on free ports).
+# Tests run on two workers that take work from each other (worksteal); a module's emulators
+# start once per worker that runs its tests, on free ports. The 15 slowest tests are listed.
 TEST_WORKERS ?= 2
 
 $(STAMP): pyproject.toml
@@ -35,7 +36,7 @@ demo: setup
 test: setup lint
 	$(BIN)/session-backup generate --check
 	$(BIN)/dbt parse --quiet --target bigquery --project-dir $(PROJECT)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # Tests without dbt runs or emulators (declarations, generate, the CLI, estimate, the posts).
 test-fast: setup
