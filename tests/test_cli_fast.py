@@ -319,3 +319,11 @@ def test_a_read_only_folder_is_one_line_naming_it(site, which):
             check_writable(load_settings())
     finally:
         folder.chmod(0o755)
+
+
+def test_the_package_itself_is_not_a_project_to_back_up():
+    """Pointed at the repository root (the package), the command says where to point it."""
+    result = CliRunner().invoke(main, ["--project-dir", str(REPO), "generate", "--check"])
+    assert result.exit_code == 2, result.output
+    assert "is the session_backup package itself" in result.output
+    assert "integration_tests/" in result.output

@@ -41,6 +41,12 @@ def parsed_project(project_dir: Path) -> ParsedProject:
     """The project as dbt parsed it; runs `dbt parse` first when the manifest is missing or
     older than a file of the project."""
     settings = load_settings(project_dir)
+    if _is_the_package(settings.project_dir):
+        raise BackupError(
+            f"{settings.project_dir} is the session_backup package itself, not a project that "
+            "installs it: set --project-dir (or SESSION_BACKUP_PROJECT_DIR) to one, e.g. "
+            "integration_tests/ (the demo deployment, what `make demo` backs up)."
+        )
     path = settings.dbt_target_dir / "manifest.json"
     if not path.exists() or path.stat().st_mtime < _newest_project_file(settings.project_dir):
         _parse(settings)
@@ -49,6 +55,17 @@ def parsed_project(project_dir: Path) -> ParsedProject:
     except (OSError, ValueError) as exc:
         raise BackupError(f"Cannot read dbt's manifest {path}: {exc}") from exc
     return ParsedProject(_settings(manifest), _source_tables(manifest))
+
+
+def _is_the_package(project_dir: Path) -> bool:
+    try:
+        first_lines = (project_dir / "dbt_project.yml").read_text().splitlines()
+    except OSError:
+        return False
+    return (
+        "name: session_backup" in first_lines
+        and (project_dir / "macros/config/settings.sql").exists()
+    )
 
 
 def _newest_project_file(project_dir: Path) -> float:
@@ -75,7 +92,8 @@ def _parse(settings: Settings) -> None:
     result = run_dbt(settings, ["--log-level", "none", "--log-level-file", "debug", "parse"])
     if not result.succeeded:
         detail = result.errors[0] if result.errors else "see logs/dbt.log"
-        hint = " Run `dbt deps` to install it." if "package" in detail.lower() else ""
+        wants_deps = "package" in detail.lower() and "dbt deps" not in detail
+        hint = " Run `dbt deps` to install it." if wants_deps else ""
         raise BackupError(f"dbt could not parse the project {settings.project_dir}: {detail}{hint}")
 
 
