@@ -190,7 +190,7 @@ def main() -> int:
     if not args.no_summary:
         summary(settings)
     print(
-        f"\nDemo finished in {time.perf_counter() - started:.0f}s. Explore: .venv/bin/session-backup --help"
+        f"\nDemo finished in {time.perf_counter() - started:.0f}s. Explore: .venv/bin/session-backup --project-dir integration_tests status"
     )
     return 1 if bad else 0
 
