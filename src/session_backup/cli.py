@@ -100,8 +100,9 @@ def generate(ctx: Context, check: bool) -> None:
 @click.option(
     "--check-invariants",
     is_flag=True,
-    help="Also run the tests that read all of History (Head keys unique, validity "
-    "intervals disjoint, History append-only); `dbt test` runs them too.",
+    help="Also run the invariant tests, which read whole tables (Head keys unique, validity "
+    "intervals disjoint, History append-only, the manifest's and claims' keys); `dbt test` "
+    "runs them too.",
 )
 @pass_context
 def backup(
