@@ -457,6 +457,107 @@ def test_bytes_scanned_by_one_backup_run_and_one_restore(backed_up, capsys):
     assert restore.by_table.get("history", 0) <= sizes["history"]
 
 
+def steady_state_parts(priced) -> dict[str, int]:
+    """Bytes one run read, split into landing, Head read by change detection, the Head MERGE
+    (its source and its billed target) and the rest (staging, claims, manifest, History)."""
+    head_merge = sum(size for (role, _), size in priced.by_role.items() if role == "merge head")
+    head_read = priced.by_role.get(("read", "head"), 0)
+    landing = priced.by_table.get("landing", 0)
+    return {
+        "landing": landing,
+        "head read": head_read,
+        "head merge": head_merge,
+        "rest": priced.scanned - landing - head_read - head_merge,
+    }
+
+
+def test_bytes_per_steady_state_session(emulator, landing_stream, tmp_path_factory, capsys):
+    """The steady state on BigQuery, priced by the cost model: after a first run of 6 sessions,
+    one new session in each of the 2 scopes, then one new session in one scope only. Per
+    session backed up (S = the logical bytes it landed), a run reads its landing rows, the
+    re-check of the latest backed-up session of the scopes it backs up, and Head of those
+    scopes: nothing of a scope it does not touch (figures in docs/bench/write-path.md)."""
+    landing_db, sessions = landing_stream
+    with duckdb.connect(str(landing_db), read_only=True) as connection:
+        status = dict(connection.execute("select session_id, status from sessions").fetchall())
+        scope_of = dict(connection.execute("select session_id, scope from sessions").fetchall())
+    later = [s for s in sessions[FIRST_WAVE:] if status[s] == "succeeded"]
+    next_of = {scope: [s for s in later if scope_of[s] == scope] for scope in SCOPES}
+    steps = [
+        ("one new session in each of the 2 scopes", [next_of[scope][0] for scope in SCOPES]),
+        ("one new session in one scope of 2", [next_of[SCOPES[0]][1]]),
+    ]
+    deployment = deploy(emulator, tmp_path_factory, "ss")
+    deployment.load_landing(landing_db, sessions[:FIRST_WAVE])
+    assert deployment.backup().exit_code == 0
+    orders = deployment.relation("orders", deployment.landing_dataset)
+    relanded, untouched_scope = next_of[SCOPES[1]][0], SCOPES[1]
+    measured = {}
+    for title, step_sessions in steps:
+        if title == steps[1][0]:
+            # The latest backed-up session of the scope this run does not touch is re-landed
+            # with other content: this run neither reads nor refuses it; its scope's next run does.
+            comment = deployment.query(
+                f"select o_comment from {orders} where session_id = @session_id "
+                "order by o_orderkey limit 1",
+                session_id=relanded,
+            )[0][0]
+            deployment.query(
+                f"update {orders} set o_comment = 're-landed' where session_id = @session_id "
+                f"and o_orderkey = (select min(o_orderkey) from {orders} where session_id = @session_id)",
+                session_id=relanded,
+            )
+        deployment.load_landing(landing_db, step_sessions)
+        started = datetime.now(timezone.utc)
+        result = deployment.backup()
+        assert result.exit_code == 0, result.output
+        finished = datetime.now(timezone.utc)
+        model = CostModel(deployment)
+        priced = model.price(
+            [job for job in deployment.jobs(since=started) if job.created <= finished]
+        )
+        assert priced.unpriced == []
+        session_bytes = model.landing_bytes(step_sessions) / len(step_sessions)
+        per_session = {
+            part: size / (len(step_sessions) * session_bytes)
+            for part, size in steady_state_parts(priced).items()
+        }
+        measured[title] = per_session
+        with capsys.disabled():
+            print(
+                f"\n{title}: {len(step_sessions)} session(s), S = {session_bytes / 1e6:.2f} MB, "
+                f"read per session {priced.scanned / (len(step_sessions) * session_bytes):.2f}·S ("
+                + ", ".join(f"{part} {value:.2f}·S" for part, value in per_session.items())
+                + f"), billed with 10 MB minimums {priced.billed / (1 << 30):.2f} GiB"
+                + "\n"
+                + model.report(title, priced, model.table_bytes())
+            )
+    both, one = measured.values()
+    # Landing: each session once, plus the re-check of its scope's latest backed-up session
+    # (recheck_recent_sessions = 1); a scope the run does not back up is not read at all.
+    for per_session in (both, one):
+        assert per_session["landing"] <= 2.1
+    assert one["landing"] <= both["landing"] * 1.1
+    # Head: the touched scopes only, so one scope of two costs what each scope of two did.
+    assert one["head read"] + one["head merge"] <= (both["head read"] + both["head merge"]) * 1.1
+
+    # The re-landed session is refused by the next run of its own scope, and once landing
+    # holds what was backed up again, that run goes through; every session restores exactly.
+    deployment.load_landing(landing_db, [next_of[untouched_scope][1]])
+    refused = deployment.backup()
+    assert refused.exit_code == 1, refused.output
+    assert "changed for already backed-up" in refused.output and relanded in refused.output
+    deployment.query(
+        f"update {orders} set o_comment = @comment where session_id = @session_id "
+        f"and o_orderkey = (select min(o_orderkey) from {orders} where session_id = @session_id)",
+        session_id=relanded,
+        comment=comment,
+    )
+    assert deployment.backup().exit_code == 0
+    checked = [relanded, next_of[untouched_scope][1], next_of[SCOPES[0]][1]]
+    assert assert_restores_exactly(deployment, ["orders"], checked) == len(checked)
+
+
 def test_column_added_to_landing_mid_stream(emulator, landing_stream, tmp_path_factory):
     """A landing column added between two runs joins Head and History as NULL for older rows
     (macros/bigquery/add_columns.sql: DDL that BigQuery accepts and the emulator applies), old

@@ -5,7 +5,8 @@
         clustered (or partitioned) by session_id, a run reads the batch's blocks instead of all
         of landing. The list is the table's pending sessions (the same SQL as the model's
         join) and, `with_rechecks`, a superset of the recently backed-up sessions the checksums
-        model re-checks, so the model's result never changes. -#}
+        model re-checks (those of the scopes the run backs up), so the model's result never
+        changes. -#}
     {{ return(adapter.dispatch('landing_batch_filter', 'session_backup')(table_name, landing_alias, with_rechecks)) }}
 {% endmacro %}
 
@@ -35,6 +36,7 @@
             on progress.scope = claimed.scope
         where claimed.session_seq > progress.applied_seq - {{ session_backup.setting('recheck_recent_sessions') | int }}
             and claimed.session_seq <= progress.applied_seq
+            and claimed.scope in (select backup_scope from ({{ session_backup.pending_sessions(table_name) }}) as pending)
         {%- endif %}
         order by 1
     {%- endset -%}

@@ -1,8 +1,8 @@
 {% macro checksums_model(table_name) %}
     {#- Row count and order-independent checksum of each pending session's landing content,
         computed at backup time; `verify` recomputes them from the backup and compares.
-        The last `recheck_recent_sessions` backed-up sessions per scope that are still in landing
-        are checksummed again: if landing now holds different content for them, the post-hook
+        The last `recheck_recent_sessions` backed-up sessions of each scope the run backs up that
+        are still in landing are checksummed again: if landing now holds different content for them, the post-hook
         refuses the batch instead of letting two versions of one session exist. -#}
     {%- if not execute -%}
         select 1 as placeholder
@@ -78,8 +78,11 @@ left join session_checksums
 
 
 {% macro recheck_sessions(table_name) %}
-    {#- The last `recheck_recent_sessions` backed-up sessions per scope that landing still holds:
-        their landing content is checksummed again and must equal what the manifest recorded. -#}
+    {#- The last `recheck_recent_sessions` backed-up sessions of each scope this run backs up
+        that landing still holds: their landing content is checksummed again and must equal what
+        the manifest recorded. A scope without pending sessions is re-checked by its next run
+        (its latest sessions stay the same until then), so a run reads nothing of the scopes it
+        does not touch. -#}
     select
         claimed.session_id,
         claimed.scope as backup_scope,
@@ -98,6 +101,7 @@ left join session_checksums
     ) as progress
         on progress.scope = claimed.scope
     where claimed.session_seq > progress.last_seq - {{ session_backup.setting('recheck_recent_sessions') | int }}
+        and claimed.scope in (select backup_scope from ({{ session_backup.pending_sessions(table_name) }}) as pending)
         and exists (
             select 1 from {{ session_backup.landing_source('sessions') }} as landed
             where landed.session_id = claimed.session_id

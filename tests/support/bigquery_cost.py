@@ -122,6 +122,10 @@ class Priced:
         default_factory=list
     )  # (summary, scanned, billed)
     unpriced: list[str] = field(default_factory=list)
+    # (role, bucket) -> bytes read; the role is "merge <bucket>" for a MERGE (its source and
+    # its billed target), "read" for every other statement: Head's comparison reads and its
+    # MERGE are then told apart.
+    by_role: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class CostModel:
@@ -270,9 +274,15 @@ class CostModel:
             billed = max(MINIMUM_BILLED, sum(max(MINIMUM_BILLED, size) for size in tables.values()))
             priced.scanned += sum(tables.values())
             priced.billed += billed
+            role = (
+                f"merge {kind_of('.'.join(self._table_key(statement.this)))}"
+                if isinstance(statement, exp.Merge)
+                else "read"
+            )
             for name, size in tables.items():
                 bucket = kind_of(name)
                 priced.by_table[bucket] = priced.by_table.get(bucket, 0) + size
+                priced.by_role[role, bucket] = priced.by_role.get((role, bucket), 0) + size
             summary = " ".join(statement.sql("bigquery", comments=False).split())[:100]
             priced.statements.append((summary, sum(tables.values()), billed))
 
