@@ -538,6 +538,10 @@ def test_bytes_per_steady_state_session(emulator, landing_stream, tmp_path_facto
     for per_session in (both, one):
         assert per_session["landing"] <= 2.1
     assert one["landing"] <= both["landing"] * 1.1
+    # Head: change detection reads the touched scopes' Head once (the hash pass and the values
+    # of the versions that close from one reference; about 1.07·S here), the MERGE bills them.
+    for per_session in (both, one):
+        assert per_session["head read"] <= 1.2
     # Head: the touched scopes only, so one scope of two costs what each scope of two did.
     assert one["head read"] + one["head merge"] <= (both["head read"] + both["head merge"]) * 1.1
 

@@ -33,6 +33,13 @@
         landing pass (checksums_<t> reads them from here); keyless ones in checksums_<t>. -#}
     {%- set fold_checksums = session_backup.folds_checksums(table) -%}
     {%- set reads_landing_once = session_backup.reads_landing_once() and not table.is_keyless -%}
+    {%- set reads_head_once = head and session_backup.reads_head_once() -%}
+    {#- Head columns besides scope and identity that this model reads: the landing columns Head
+        has (hashed, and the values of Head versions that close). -#}
+    {%- set head_value_columns = [] -%}
+    {%- for column in columns_in_head if session_backup.quote_name(column.name) not in identity -%}
+        {%- do head_value_columns.append(column) -%}
+    {%- endfor -%}
     {%- set compared = 'backup_row_count' if table.is_keyless else 'backup_row_hash' -%}
     {#- Narrow state columns besides scope, session and identity. -#}
     {%- set state = ['backup_row_count'] if table.is_keyless else ['backup_row_hash'] -%}
@@ -175,6 +182,28 @@ landing_states as {{ session_backup.not_materialized() }} (
     from landing_hashes
 ),
 
+{% if reads_head_once -%}
+head_rows as (
+    {#- One read of Head (the batch's scopes): the hash pass and the values of the Head versions
+        that close both come from this reference, as landing_rows does for landing. #}
+    select
+        head.backup_scope,
+        {%- for name in identity %}
+        head.{{ name }},
+        {%- endfor %}
+        {%- if table.is_keyless %}
+        head.backup_row_count,
+        {%- endif %}
+        {%- for column in head_value_columns %}
+        head.{{ session_backup.quote_name(column.name) }},
+        {%- endfor %}
+        head.backup_valid_from_seq,
+        head.backup_valid_from_session_id
+    from {{ head }} as head
+    {{ session_backup.head_scope_filter(table_name, 'head') }}
+),
+
+{% endif -%}
 head_states as (
     {#- The version each key held before the batch, placed just before the batch's first session. -#}
     {%- if head %}
@@ -194,10 +223,16 @@ head_states as (
         {%- endif %}
         head.backup_valid_from_seq as carried_valid_from_seq,
         head.backup_valid_from_session_id as carried_valid_from_session_id
+    {%- if reads_head_once %}
+    from head_rows as head
+    inner join batch_bounds
+        on head.backup_scope = batch_bounds.backup_scope
+    {%- else %}
     from {{ head }} as head
     inner join batch_bounds
         on head.backup_scope = batch_bounds.backup_scope
     {{ session_backup.head_scope_filter(table_name, 'head') }}
+    {%- endif %}
     {%- else %}
     select * from landing_states where 1 = 0
     {%- endif %}
@@ -345,12 +380,16 @@ changed_with_values as (
         {%- endif %}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from changed_versions
-    inner join {{ head }} as head
+    inner join {{ 'head_rows' if reads_head_once else head }} as head
         on head.backup_scope = changed_versions.backup_scope
         {%- for name in identity %}
         and head.{{ name }} = changed_versions.{{ name }}
         {%- endfor %}
+    {%- if reads_head_once %}
+    where changed_versions.is_head_version
+    {%- else %}
     {{ session_backup.head_scope_filter(table_name, 'head', 'changed_versions.is_head_version') }}
+    {%- endif %}
     {%- endif %}
 ),
 
@@ -530,5 +569,24 @@ from changes
 {% macro duckdb__reads_landing_once() %}
     {#- DuckDB copies a CTE read twice (a catch-up's would not fit the memory limit) and scans
         cheaply: a narrow hash pass, then the values of the changed versions read again. -#}
+    {{ return(false) }}
+{% endmacro %}
+
+
+{% macro reads_head_once() %}
+    {#- Whether change detection reads Head through one reference (the hash pass and the values
+        of the Head versions that close) rather than once per use. -#}
+    {{ return(adapter.dispatch('reads_head_once', 'session_backup')()) }}
+{% endmacro %}
+
+{% macro default__reads_head_once() %}
+    {#- BigQuery: a second reference bills the scopes' Head columns a second time, and a CTE is
+        never copied, so one reference is one bill of the touched scopes' Head. -#}
+    {{ return(true) }}
+{% endmacro %}
+
+{% macro duckdb__reads_head_once() %}
+    {#- DuckDB would copy a CTE read twice (all of Head's values for a few closing versions):
+        the hash pass reads Head narrowly and the closing versions' values are joined again. -#}
     {{ return(false) }}
 {% endmacro %}
