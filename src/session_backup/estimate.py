@@ -58,7 +58,7 @@ LABELS = {
 COST_MODEL_SOURCE = "docs/bigquery.md (Cost, measured with tests/support/bigquery_cost.py)"
 COST_MODEL_SCALE_FACTOR = 0.002
 LANDED_SESSION_MIB_AT_COST_MODEL_SCALE = 4.0  # "a landed session ≈ 4.0 MiB"
-BACKUP_RUN_MINIMUM_GIB = 2.26  # "2.26 GiB" billed for a tiny run (current write path): the 10 MB minimums of ~130 statements
+BACKUP_RUN_MINIMUM_GIB = 2.16  # "2.16 GiB" billed for a tiny run (current write path): the 10 MB minimums of 125 statements
 RESTORE_MINIMUM_MIB = 430  # "430 MiB" billed for a one-session restore of the 5 tables
 
 SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?\s*$", re.IGNORECASE)
@@ -309,7 +309,12 @@ def simulate(inputs: Inputs, bench: BenchFigures, prices: dict) -> dict:
     restores_per_day = inputs.restores_per_month / DAYS_PER_MONTH
     run_minimum = BACKUP_RUN_MINIMUM_GIB * GIB
     restore_minimum = RESTORE_MINIMUM_MIB * MIB
-    landing_read = (2 * per_run + recheck * scopes) * session_bytes  # checksums + change detection
+    # The re-check reads the latest backed-up sessions of the scopes a run backs up, no others.
+    touched_scopes = min(per_run, scopes)
+    # Head/History reads a run's sessions once (keyed tables: the checksums come from change
+    # detection's pass); the other strategies take the checksums in a pass of their own.
+    history_landing_read = (per_run + recheck * touched_scopes) * session_bytes
+    landing_read = (2 * per_run + recheck * touched_scopes) * session_bytes
 
     shapes = bench.shapes
     results = {}
@@ -374,7 +379,9 @@ def simulate(inputs: Inputs, bench: BenchFigures, prices: dict) -> dict:
 
             # Backup runs.
             if strategy in ("history", "history_cold"):
-                backup_bytes = inputs.runs_per_day * (landing_read + 2 * head_bytes + run_minimum)
+                backup_bytes = inputs.runs_per_day * (
+                    history_landing_read + 2 * head_bytes + run_minimum
+                )
             elif strategy == "full":
                 backup_bytes = inputs.runs_per_day * (landing_read + run_minimum)
             elif strategy == "incremental":
@@ -639,8 +646,9 @@ def estimate(inputs: Inputs, bench: BenchFigures, prices: dict, prices_source: s
             f"{inputs.storage_class} (minimum {price.cold_minimum_days} days, retrieval fee per GiB read)."
         ),
         (
-            "Backup runs: every strategy but the snapshot reads the run's sessions twice plus the re-checked "
-            "ones from landing (clustered by session_id); Head/History also reads and MERGEs Head (2 x Head); "
+            "Backup runs: Head/History reads the run's sessions once, full, incremental and differential "
+            "twice, each plus the re-checked latest sessions of the scopes the run backs up, from landing "
+            "(clustered by session_id); Head/History also reads and MERGEs Head (2 x Head); "
             "incremental reads the previous session per scope, differential the checkpoint per scope. A dbt "
             "snapshot takes one session per scope per run and its MERGE reads and bills its whole table."
         ),
