@@ -7,7 +7,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Modules that run no dbt and start no emulator: `make test-fast` (pytest -m fast).
-FAST_MODULES = {"test_blog_figures", "test_cli_fast", "test_estimate", "test_generate_landing"}
+FAST_MODULES = {
+    "test_blog_figures",
+    "test_cli_fast",
+    "test_estimate",
+    "test_generate_landing",
+    "test_restore_check",
+}
 # Fixtures that start the BigQuery or GCS emulator: their tests are marked `emulator`.
 EMULATOR_FIXTURES = {"emulator", "gcs_endpoint", "bigquery_backup", "backed_up", "landing_stream"}
 EMULATOR_MODULES = {
