@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from support.project import Deployment, assert_restores_exactly, write_declarations
+from support.project import (
+    Deployment,
+    DeploymentTemplate,
+    assert_restores_exactly,
+    write_declarations,
+)
 
 ITEMS = [(1, "a", 1.5), (2, "b", None)]
 REPO = Path(__file__).resolve().parents[1]
@@ -32,9 +37,8 @@ def land(
                 landing.execute(f"insert into {table} values ({placeholders})", [session_id, *row])
 
 
-@pytest.fixture()
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path, {"items": {"key": ["item_id"]}})
+def backed_up_once(root: Path) -> Deployment:
+    deployment = Deployment(root, {"items": {"key": ["item_id"]}})
     with deployment.landing() as landing:
         landing.execute("""
             create table sessions (session_id varchar, scope varchar, started_at timestamp, status varchar);
@@ -45,6 +49,16 @@ def deployment(tmp_path):
     result = deployment.backup()
     assert result.exit_code == 0, result.output
     return deployment
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return DeploymentTemplate(tmp_path_factory.getbasetemp(), "cli_correctness", backed_up_once)
+
+
+@pytest.fixture()
+def deployment(template):
+    return template.fresh()
 
 
 def declare_events(deployment: Deployment) -> None:

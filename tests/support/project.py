@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import shutil
 import struct
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,34 @@ class Deployment:
                     "select session_id from backup.backup.backup_sessions order by scope, session_seq"
                 ).fetchall()
             ]
+
+
+class DeploymentTemplate:
+    """A deployment built once per test process and copied whole for every test that asks.
+
+    The copy always lives at the same path (a process runs its tests one at a time), so what
+    the build left is valid as it stands: dbt's parsed project, the generated models and their
+    timestamps, the backup's files. A test gets the built state without parsing or backing up
+    again, and whatever it changes is gone when the next test takes its copy."""
+
+    def __init__(self, base: Path, name: str, build: Callable[[Path], Deployment]) -> None:
+        self.work = base / "deployments" / name
+        self.saved = base / "deployment-templates" / name
+        self.build = build
+        self.built: Deployment | None = None
+
+    def fresh(self) -> Deployment:
+        shutil.rmtree(self.work, ignore_errors=True)
+        if self.built is None:
+            self.work.mkdir(parents=True)
+            self.built = self.build(self.work)
+            shutil.rmtree(self.saved, ignore_errors=True)
+            shutil.copytree(self.work, self.saved, symlinks=True)
+        else:
+            shutil.copytree(self.saved, self.work, symlinks=True)
+        deployment = copy.copy(self.built)
+        deployment.env = dict(self.built.env)  # a test may set variables of its own
+        return deployment
 
 
 def canonical(value: Any) -> Any:
