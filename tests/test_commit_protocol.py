@@ -8,9 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from support.project import Deployment, assert_restores_exactly, multiset
+from support.project import Deployment, DeploymentTemplate, assert_restores_exactly, multiset
 
 # Names both engines accept and that break anything pasting them raw into SQL.
 KEY = "Key Col"
@@ -81,14 +82,25 @@ def land(
         )
 
 
-@pytest.fixture()
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path, DECLARATIONS)
+def backed_up_in_two_scopes(root: Path) -> Deployment:
+    deployment = Deployment(root, DECLARATIONS)
     create_landing(deployment)
     land(deployment, "vn-1", "VN", "2024-01-01", 1)
     land(deployment, "de 'one'", "DE", "2024-01-01", 1)
     assert deployment.backup().exit_code == 0
     return deployment
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return DeploymentTemplate(
+        tmp_path_factory.getbasetemp(), "commit_protocol", backed_up_in_two_scopes
+    )
+
+
+@pytest.fixture()
+def deployment(template):
+    return template.fresh()
 
 
 def restored_state(deployment: Deployment) -> dict[tuple[str, str], tuple]:

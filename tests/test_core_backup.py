@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support.core_landing import (
     BASE_ITEMS,
@@ -10,7 +12,7 @@ from support.core_landing import (
     create_landing,
     land,
 )
-from support.project import Deployment, assert_restores_exactly
+from support.project import Deployment, DeploymentTemplate, assert_restores_exactly
 
 
 def stream(deployment: Deployment) -> None:
@@ -100,11 +102,20 @@ def stream(deployment: Deployment) -> None:
     )
 
 
-@pytest.fixture()
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path, DECLARATIONS)
+def with_landing(root: Path) -> Deployment:
+    deployment = Deployment(root, DECLARATIONS)
     create_landing(deployment)
     return deployment
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return DeploymentTemplate(tmp_path_factory.getbasetemp(), "core_backup", with_landing)
+
+
+@pytest.fixture()
+def deployment(template):
+    return template.fresh()
 
 
 def test_every_session_restores_exactly_through_edge_cases(deployment):

@@ -6,17 +6,17 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from support.core_landing import DECLARATIONS, TABLES, create_landing, land
-from support.project import Deployment, assert_restores_exactly
+from support.project import Deployment, DeploymentTemplate, assert_restores_exactly
 
 ITEMS = [(1, "a", 1.0, "1.0", None, True), (2, "b", 2.0, "2.0", None, False)]
 
 
-@pytest.fixture()
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path, DECLARATIONS)
+def backed_up_once(root: Path) -> Deployment:
+    deployment = Deployment(root, DECLARATIONS)
     create_landing(deployment)
     land(
         deployment,
@@ -27,6 +27,16 @@ def deployment(tmp_path):
     )
     assert deployment.backup().exit_code == 0
     return deployment
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return DeploymentTemplate(tmp_path_factory.getbasetemp(), "core_bad_input", backed_up_once)
+
+
+@pytest.fixture()
+def deployment(template):
+    return template.fresh()
 
 
 def stored_counts(deployment: Deployment) -> dict[str, int]:

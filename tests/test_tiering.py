@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support.project import Deployment, assert_restores_exactly
+from support.project import Deployment, DeploymentTemplate, assert_restores_exactly
 from support.tiering_landing import (
     DECLARATIONS,
     NASTY,
@@ -39,14 +39,23 @@ for _command in (tier, rehydrate, prune):
         main.add_command(_command)
 
 
-@pytest.fixture()
-def deployment(tmp_path):
-    deployment = Deployment(tmp_path, DECLARATIONS)
+def backed_up_stream(root: Path) -> Deployment:
+    deployment = Deployment(root, DECLARATIONS)
     create_landing(deployment)
     land_stream(deployment)
     result = deployment.backup()
     assert result.exit_code == 0, result.output
     return deployment
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return DeploymentTemplate(tmp_path_factory.getbasetemp(), "tiering", backed_up_stream)
+
+
+@pytest.fixture()
+def deployment(template):
+    return template.fresh()
 
 
 def cli_json(deployment: Deployment, *args: str, expect: int = 0) -> dict:
