@@ -49,6 +49,10 @@ DECLARATIONS = {"items": {"key": ["item_id"]}, "events": {}}
 TABLES = list(DECLARATIONS)
 NASTY = "../x/%2F *?[é]"  # a scope that is all path syntax
 NOW = "2024-12-31"
+# The fault tests tier what closed before 2024-04 only (items and events of VN in February and
+# March, of the nasty scope in March): every step still runs, over several objects and both
+# scopes, at a fraction of the statements of a whole tier.
+FAULT_WINDOW = "274d"
 BUCKET = "cold-bucket"
 
 
@@ -262,7 +266,7 @@ def test_every_step_interrupted_then_run_again(deployment):
     with deployment.environment():
         for step in cold.STEPS["tier"]:
             with pytest.raises(cold.InjectedFault):
-                cold.tier(config, "90d", now=NOW, fail_after=step)
+                cold.tier(config, FAULT_WINDOW, now=NOW, fail_after=step)
             interrupted = counts(deployment)
             for table in TABLES:  # never lost, never counted twice, whatever the step
                 assert interrupted[table]["total"] == before[table]["total"], (step, interrupted)
@@ -270,14 +274,19 @@ def test_every_step_interrupted_then_run_again(deployment):
                     step,
                     interrupted,
                 )
-            summary = cold.tier(config, "90d", now=NOW)
-            assert summary["refused"] == []
+            summary = cold.tier(config, FAULT_WINDOW, now=NOW)
+            assert summary["refused"] == [] and summary["moved"]["rows"] > 0, (step, summary)
             moved = counts(deployment)
             assert all(moved[table]["total"] == before[table]["total"] for table in TABLES), (
                 step,
                 moved,
             )
-            assert not any(name.startswith(".staging") for name in objects(deployment)), step
+            tiered = objects(deployment)
+            assert not any(name.startswith(".staging") for name in tiered), step
+            # Objects of both tables and both scopes, whatever the step.
+            parts = {tuple(name.split("/")[:2]) for name in tiered if name.count("/") >= 2}
+            assert {table for table, _ in parts} == set(TABLES), (step, tiered)
+            assert len({scope for _, scope in parts}) == 2, (step, tiered)
             rehydrate_step = cold.STEPS["rehydrate"][cold.STEPS["tier"].index(step) % 5]
             with pytest.raises(cold.InjectedFault):
                 cold.rehydrate(config, delete_files=True, fail_after=rehydrate_step)
@@ -286,7 +295,7 @@ def test_every_step_interrupted_then_run_again(deployment):
             ), step
             cold.rehydrate(config, delete_files=True)
             assert counts(deployment) == before and objects(deployment) == [], step
-        cold.tier(config, "90d", now=NOW)
+        cold.tier(config, FAULT_WINDOW, now=NOW)
     assert assert_restores_exactly(deployment, TABLES) == 13 * len(TABLES)
 
 
@@ -307,7 +316,7 @@ def test_process_killed_then_run_again(deployment, step):
             "from session_backup.cli import run; run()",
             "tier",
             "--older-than",
-            "90d",
+            FAULT_WINDOW,
             "--now",
             NOW,
         ],
@@ -321,7 +330,7 @@ def test_process_killed_then_run_again(deployment, step):
     assert killed.returncode == 97, killed.stderr
     assert all(counts(deployment)[table]["total"] == before[table]["total"] for table in TABLES)
     time.sleep(3)
-    summary = cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    summary = cli_json(deployment, "tier", "--older-than", FAULT_WINDOW, "--now", NOW)
     if step == "commit":
         # The first table had committed: nothing to undo; the run died before the second one.
         assert summary["recovered"]["undone"] == [] and len(summary["moved"]["by_table"]) == 1
