@@ -49,9 +49,9 @@ DECLARATIONS = {"items": {"key": ["item_id"]}, "events": {}}
 TABLES = list(DECLARATIONS)
 NASTY = "../x/%2F *?[é]"  # a scope that is all path syntax
 NOW = "2024-12-31"
-# The fault tests tier what closed before 2024-04 only (items and events of VN in February and
-# March, of the nasty scope in March): every step still runs, over several objects and both
-# scopes, at a fraction of the statements of a whole tier.
+# Tests that need some History in the cold tier, not all of it, tier what closed before 2024-04
+# (items and events of VN in February and March, of the nasty scope in March): every step still
+# runs, over several objects and both scopes, at a fraction of the statements of a whole tier.
 FAULT_WINDOW = "274d"
 BUCKET = "cold-bucket"
 
@@ -341,7 +341,7 @@ def test_process_killed_then_run_again(deployment, step):
 
 
 def test_missing_and_corrupted_objects_are_named(deployment):
-    cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    cli_json(deployment, "tier", "--older-than", FAULT_WINDOW, "--now", NOW)
     prefix = deployment.cold_root[len(f"gs://{BUCKET}/") :] + "/"
     name = next(name for name in objects(deployment) if name.startswith("items/"))
     blob = deployment.gcs.bucket(BUCKET).blob(prefix + name)
@@ -379,7 +379,7 @@ def test_production_statements_parse_as_bigquery(deployment):
     from session_backup.cold.bigquery_engine import open_bigquery_backup
     from session_backup.cold.bigquery_relation import install_relation
 
-    cli_json(deployment, "tier", "--older-than", "90d", "--now", NOW)
+    cli_json(deployment, "tier", "--older-than", FAULT_WINDOW, "--now", NOW)
     config = settings(deployment)
     captured: dict[str, list[str]] = {}
     with deployment.environment(), open_bigquery_backup(config) as backup:
