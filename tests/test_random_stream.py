@@ -19,7 +19,7 @@ names with faults (the commit protocol), a column added mid-stream, and hostile 
 and "amount" cannot share a table (DuckDB, like BigQuery, refuses column names that differ only
 in case), so the hostile stream puts them in two tables of the same backup.
 
-Small by default (a fixed seed, a few dozen sessions per stream, about a minute each). Knobs:
+Small by default (a fixed seed, 10-20 sessions per stream, well under a minute each). Knobs:
 
     SESSION_BACKUP_SOAK_SEED=7        another seed; a failure message names the seed that replays it
     SESSION_BACKUP_SOAK_SESSIONS=400  sessions per stream, for a long soak
@@ -298,8 +298,8 @@ STREAMS = [
         faults=True,
         add_column=False,
         refuse_reserved=False,
-        sessions=30,
-        min_steps=10,
+        sessions=20,
+        min_steps=8,
     ),
     # A column added mid-stream (its name plain or hostile): sessions landed before it restore
     # without it, the ones after it with it; faults around the runs that first store it.
@@ -320,8 +320,8 @@ STREAMS = [
         faults=True,
         add_column=False,
         refuse_reserved=True,
-        sessions=24,
-        min_steps=8,
+        sessions=18,
+        min_steps=6,
     ),
 ]
 
