@@ -131,16 +131,16 @@ def load_settings(project_dir: str | Path | None = None) -> Settings:
 
 
 @contextmanager
-def profile_environment(settings: Settings) -> Iterator[None]:
-    """The DuckDB files of `settings` in the variables the dbt profile reads, while dbt runs
-    in-process (a caller's settings may name other files than the environment does)."""
-    values = {
-        "SESSION_BACKUP_DB": str(settings.backup_db),
-        "SESSION_BACKUP_LANDING_DB": str(settings.landing_db),
-    }
+def environment_set(values: dict[str, str | None]) -> Iterator[None]:
+    """`values` in the process environment (None: unset) while the block runs, then every
+    variable back as it was: for dbt in-process, which reads its profile's variables there."""
     saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
     try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         yield
     finally:
         for key, value in saved.items():
@@ -148,3 +148,16 @@ def profile_environment(settings: Settings) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def profile_environment(settings: Settings) -> Iterator[None]:
+    """The DuckDB files of `settings` in the variables the dbt profile reads, while dbt runs
+    in-process (a caller's settings may name other files than the environment does)."""
+    with environment_set(
+        {
+            "SESSION_BACKUP_DB": str(settings.backup_db),
+            "SESSION_BACKUP_LANDING_DB": str(settings.landing_db),
+        }
+    ):
+        yield

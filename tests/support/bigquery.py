@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 from click.testing import CliRunner
 
+from session_backup.config import environment_set
 from support.project import copy_project
 
 EMULATOR_PROJECT = "local-proj"
@@ -173,16 +174,8 @@ class BigQueryDeployment:
 
     @contextmanager
     def environment(self) -> Iterator[None]:
-        saved = {key: os.environ.get(key) for key in self.env}
-        os.environ.update(self.env)
-        try:
+        with environment_set(self.env):
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def cli(self, args: list[str]):
         from session_backup.cli import main

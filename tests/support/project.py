@@ -18,6 +18,8 @@ import duckdb
 import yaml
 from click.testing import CliRunner
 
+from session_backup.config import environment_set
+
 REPO = Path(__file__).resolve().parents[2]
 INTEGRATION = REPO / "integration_tests"
 # Installed once per test process with a real `dbt deps`; each project copies the result.
@@ -103,16 +105,8 @@ class Deployment:
 
     @contextmanager
     def environment(self) -> Iterator[None]:
-        saved = {key: os.environ.get(key) for key in self.env}
-        os.environ.update(self.env)
-        try:
+        with environment_set(self.env):
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def cli(self, args: list[str]):
         from session_backup.cli import main

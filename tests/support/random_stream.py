@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from session_backup.config import environment_set
 from support.project import Deployment, canonical, multiset
 
 # Column names a real landing can carry. DuckDB (like BigQuery) folds case when it checks for
@@ -386,22 +387,10 @@ def writes_backup(statement: str) -> bool:
 
 @contextmanager
 def fault_environment(fault: str | None, trace: Path) -> Iterator[None]:
-    saved = {
-        key: os.environ.get(key) for key in ("SESSION_BACKUP_FAULT", "SESSION_BACKUP_FAULT_TRACE")
-    }
-    if fault:
-        os.environ["SESSION_BACKUP_FAULT"] = fault
-    else:
-        os.environ.pop("SESSION_BACKUP_FAULT", None)
-    os.environ["SESSION_BACKUP_FAULT_TRACE"] = str(trace)
-    try:
+    with environment_set(
+        {"SESSION_BACKUP_FAULT": fault or None, "SESSION_BACKUP_FAULT_TRACE": str(trace)}
+    ):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dataclass
