@@ -5,19 +5,45 @@
         History, cold views, claims, manifest), the recorded layouts, the declared landing
         tables' columns, and the functions as they stand in the database. Equal digests mean
         rendering again would create the same functions; none means "cannot tell" (rebuild). -#}
-    {{ return(adapter.dispatch('backup_functions_fingerprint', 'session_backup')()) }}
+    {%- set catalog_digest = adapter.dispatch('functions_catalog_digest', 'session_backup')() -%}
+    {%- if catalog_digest is none -%}{{ return(none) }}{%- endif -%}
+    {#- The code: every macro of this package, by name (a changed macro renders other SQL). -#}
+    {%- set namespace = context.get('session_backup') or {} -%}
+    {%- if namespace | length == 0 -%}
+        {#- The code cannot be told: never skip on a digest that would not see it change. -#}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set code = [] -%}
+    {%- for name in namespace.keys() | sort -%}
+        {%- set macro = namespace[name].macro -%}
+        {%- do code.append(name ~ ':' ~ local_md5(macro.macro_sql if macro is defined else '')) -%}
+    {%- endfor -%}
+    {%- set inputs = [catalog_digest, dbt_version, target.type, target.database, target.schema,
+        tojson(session_backup.backup_tables()), local_md5(code | join(','))] -%}
+    {{ return(local_md5(inputs | join('|'))) }}
 {% endmacro %}
 
 
-{% macro default__backup_functions_fingerprint() %}
-    {#- BigQuery: no catalog digest yet, so the functions are rebuilt every run (correct, slower). -#}
+{% macro functions_digest_excluded_tables() %}
+    {#- Bookkeeping no function reads: the digest itself, the run log that the CLI creates after
+        the first run's hooks (it would change the digest once), and the CLI's BigQuery lock. -#}
+    {{ return(['backup_functions_state', 'backup_runs', 'backup_lock']) }}
+{% endmacro %}
+
+
+{% macro default__functions_catalog_digest() %}
+    {#- An engine without a catalog query cannot tell: the functions are rebuilt every run. -#}
     {{ return(none) }}
 {% endmacro %}
 
 
-{% macro duckdb__backup_functions_fingerprint() %}
+{% macro duckdb__functions_catalog_digest() %}
     {%- set catalog = session_backup.sql_string(target.database) -%}
     {%- set schema = session_backup.sql_string(generate_schema_name(none, none)) -%}
+    {%- set excluded = [] -%}
+    {%- for name in session_backup.functions_digest_excluded_tables() -%}
+        {%- do excluded.append(session_backup.sql_string(name)) -%}
+    {%- endfor -%}
     {%- set landing_names = [] -%}
     {%- for table in session_backup.backup_tables() -%}
         {%- do landing_names.append(session_backup.sql_string(table.name)) -%}
@@ -29,9 +55,7 @@
             select concat_ws(chr(31), 'column', table_name, ordinal_position, column_name, data_type) as entry
             from information_schema.columns
             where table_catalog = {{ catalog }} and table_schema = {{ schema }}
-                {#- Bookkeeping no function reads: this digest, and the run log that the CLI
-                    creates after the first run's hooks (it would change the digest once). #}
-                and table_name not in ('backup_functions_state', 'backup_runs')
+                and table_name not in ({{ excluded | join(', ') }})
             union all
             select concat_ws(chr(31), 'landing', table_name, ordinal_position, column_name, data_type)
             from information_schema.columns
@@ -53,22 +77,61 @@
             {%- endif %}
         ) as entries
     {%- endset -%}
-    {%- set catalog_digest = run_query(query).columns[0].values()[0] -%}
-    {#- The code: every macro of this package, by name (a changed macro renders other SQL). -#}
-    {%- set namespace = context.get('session_backup') or {} -%}
-    {%- if namespace | length == 0 -%}
-        {#- The code cannot be told: never skip on a digest that would not see it change. -#}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set code = [] -%}
-    {%- for name in namespace.keys() | sort -%}
-        {%- set macro = namespace[name].macro -%}
-        {%- do code.append(name ~ ':' ~ local_md5(macro.macro_sql if macro is defined else '')) -%}
-    {%- endfor -%}
-    {%- set inputs = [catalog_digest, dbt_version, target.type, target.database, target.schema,
-        tojson(session_backup.backup_tables()), local_md5(code | join(','))] -%}
-    {{ return(local_md5(inputs | join('|'))) }}
+    {{ return(run_query(query).columns[0].values()[0]) }}
 {% endmacro %}
+
+
+{% macro bigquery__functions_catalog_digest() %}
+    {#- One query over the dataset's INFORMATION_SCHEMA (columns of tables and views, routines
+        with their DDL), landing's columns and the recorded layouts: four 10 MB minimums a run,
+        against re-creating every function (one DDL job each, about a second apiece). -#}
+    {%- set dataset = '`' ~ target.database ~ '`.`' ~ generate_schema_name(none, none) ~ '`' -%}
+    {%- set landing = session_backup.landing_source('sessions') -%}
+    {%- set excluded = [] -%}
+    {%- for name in session_backup.functions_digest_excluded_tables() -%}
+        {%- do excluded.append(session_backup.sql_string(name)) -%}
+    {%- endfor -%}
+    {%- set landing_names = [] -%}
+    {%- for table in session_backup.backup_tables() -%}
+        {%- do landing_names.append(session_backup.sql_string(table.name)) -%}
+    {%- endfor -%}
+    {%- set layouts = session_backup.existing_backup_relation('backup_layouts') -%}
+    {%- set query -%}
+        select to_hex(md5(coalesce(string_agg(entry, '' order by entry), ''))) from (
+            select {{ session_backup._digest_entry(["'column'", 'table_name', 'cast(ordinal_position as string)', 'column_name', 'data_type']) }} as entry
+            from {{ dataset }}.INFORMATION_SCHEMA.COLUMNS
+            where table_name not in ({{ excluded | join(', ') }})
+            union all
+            select {{ session_backup._digest_entry(["'landing'", 'table_name', 'cast(ordinal_position as string)', 'column_name', 'data_type']) }}
+            from `{{ landing.database }}`.`{{ landing.schema }}`.INFORMATION_SCHEMA.COLUMNS
+            {%- if landing_names %}
+            where table_name in ({{ landing_names | join(', ') }})
+            {%- else %}
+            where false
+            {%- endif %}
+            union all
+            select {{ session_backup._digest_entry(["'function'", 'routine_name', 'routine_type', 'ddl']) }}
+            from {{ dataset }}.INFORMATION_SCHEMA.ROUTINES
+            {%- if layouts is not none %}
+            union all
+            select {{ session_backup._digest_entry(["'layout'", 'table_name', 'layout_id', 'cast(column_position as string)', 'column_name', 'data_type', 'cast(recorded_at as string)']) }}
+            from {{ layouts }}
+            {%- endif %}
+        ) as entries
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
+{% endmacro %}
+
+
+{% macro _digest_entry(expressions) %}
+    {#- Each field as its length, ':' and itself (NULL as '-'): no name, whatever characters it
+        holds, can make two different catalogs read as one. -#}
+    {%- set parts = [] -%}
+    {%- for expression in expressions -%}
+        {%- do parts.append("coalesce(concat(cast(length(" ~ expression ~ ") as string), ':', " ~ expression ~ "), '-')") -%}
+    {%- endfor -%}
+    concat({{ parts | join(', ') }})
+{%- endmacro %}
 
 
 {% macro stored_functions_fingerprint() %}
