@@ -545,8 +545,8 @@ def test_bytes_per_steady_state_session(emulator, landing_stream, tmp_path_facto
     # Head: the touched scopes only, so one scope of two costs what each scope of two did.
     assert one["head read"] + one["head merge"] <= (both["head read"] + both["head merge"]) * 1.1
 
-    # The re-landed session is refused by the next run of its own scope, and once landing
-    # holds what was backed up again, that run goes through; every session restores exactly.
+    # The re-landed session is refused by the next run of its own scope (that run commits
+    # nothing); every session backed up before still restores exactly what was stored.
     deployment.load_landing(landing_db, [next_of[untouched_scope][1]])
     refused = deployment.backup()
     assert refused.exit_code == 1, refused.output
@@ -557,8 +557,11 @@ def test_bytes_per_steady_state_session(emulator, landing_stream, tmp_path_facto
         session_id=relanded,
         comment=comment,
     )
-    assert deployment.backup().exit_code == 0
-    checked = [relanded, next_of[untouched_scope][1], next_of[SCOPES[0]][1]]
+    assert deployment.query(
+        f"select count(*) from {deployment.relation('backup_manifest')} where session_id = @session_id",
+        session_id=next_of[untouched_scope][1],
+    ) == [(0,)]
+    checked = [relanded, next_of[SCOPES[0]][1]]
     assert assert_restores_exactly(deployment, ["orders"], checked) == len(checked)
 
 
@@ -643,8 +646,8 @@ def test_concurrent_backups_take_turns_through_the_bigquery_lock(
     emulator, landing_stream, tmp_path_factory
 ):
     """A run while another holds the lock stops with a clear message and writes nothing; with
-    --wait it queues; two runs started together both finish, one after the other; a crashed
-    holder's expired lock is taken over. Nothing is stored twice; every session restores."""
+    --wait it queues; a crashed holder's expired lock is taken over, and two runs started
+    together both finish, one after the other. Nothing is stored twice; every session restores."""
     from session_backup.bigquery_lock import BigQueryLock
 
     landing_db, sessions = landing_stream
@@ -694,22 +697,20 @@ def test_concurrent_backups_take_turns_through_the_bigquery_lock(
     assert code == 0, (out, err)
     assert "waiting for the backup lock (scheduler-retry:42" in err
 
-    # 3. Two runs at once (a slow run and its scheduler retry), new sessions landed: both
-    #    finish, one after the other.
-    deployment.load_landing(landing_db, sessions[4:], tables=["sessions", *tables])
-    runs = [deployment.cli_process(["backup", "--wait"]) for _ in range(2)]
-    outputs = [run.wait() for run in runs]
-    assert [code for code, _, _ in outputs] == [0, 0], outputs
-    assert sum("waiting for the backup lock" in err for _, _, err in outputs) >= 1
-
-    # 4. A crashed holder: its lock expired, the next run takes it over.
+    # 3. A crashed holder left the lock behind, expired; new sessions land and two runs start
+    #    at once (a slow run and its scheduler retry): one takes the expired lock over, the
+    #    other waits for it, and both finish, one after the other.
     deployment.query(
         f"update {deployment.relation('backup_lock')} set owner = 'crashed-worker:7', "
         "acquired_at = timestamp_sub(current_timestamp(), interval 2 hour), "
         "expires_at = timestamp_sub(current_timestamp(), interval 1 minute) where lock_name = 'backup'"
     )
-    taken_over = deployment.backup()
-    assert taken_over.exit_code == 0, taken_over.output
+    deployment.load_landing(landing_db, sessions[4:], tables=["sessions", *tables])
+    runs = [deployment.cli_process(["backup", "--wait"]) for _ in range(2)]
+    outputs = [run.wait() for run in runs]
+    assert [code for code, _, _ in outputs] == [0, 0], outputs
+    assert sum("waiting for the backup lock" in err for _, _, err in outputs) >= 1
+    assert not any("crashed-worker:7" in err for _, _, err in outputs), outputs
     assert deployment.query(f"select owner from {deployment.relation('backup_lock')}") == [(None,)]
 
     # Nothing stored twice, nothing lost.
