@@ -63,8 +63,10 @@ clean:
 # The 2-year cost estimate per strategy (docs/estimate/), from docs/bench/results.json and prices.toml.
 estimate: setup
 	mkdir -p docs/estimate
-	$(BIN)/session-backup estimate --json --plot docs/estimate/cumulative_cost.png > docs/estimate/estimate.json
-	$(BIN)/session-backup estimate > docs/estimate/estimate.md
+	$(BIN)/session-backup estimate --bench docs/bench/results.json --json --plot docs/estimate/cumulative_cost.png > docs/estimate/estimate.json.new
+	$(BIN)/session-backup estimate --bench docs/bench/results.json > docs/estimate/estimate.md.new
+	mv docs/estimate/estimate.json.new docs/estimate/estimate.json
+	mv docs/estimate/estimate.md.new docs/estimate/estimate.md
 
 # The drawn architecture (docs/architecture/*.svg, *.png).
 diagrams: setup
