@@ -16,10 +16,11 @@
         {%- do adapter.commit() -%}
     {%- endif -%}
 
+    {%- set history_tables = session_backup.backup_tables() | selectattr('strategy', 'equalto', 'history') | map(attribute='name') | list -%}
+    {%- do session_backup.assert_working_tables_are_current(history_tables) -%}
     {%- set statements = [] -%}
-    {%- for table in session_backup.backup_tables() if table.strategy == 'history' -%}
-        {%- do session_backup.assert_working_tables_are_current(table.name) -%}
-        {%- do statements.extend(session_backup.commit_statements(table.name)) -%}
+    {%- for table_name in history_tables -%}
+        {%- do statements.extend(session_backup.commit_statements(table_name)) -%}
     {%- endfor -%}
     {%- do statements.append('insert into ' ~ target_relation ~ ' ' ~ sql) -%}
     {%- do session_backup.run_atomically(statements) -%}
@@ -29,20 +30,34 @@
 {% endmaterialization %}
 
 
-{% macro assert_working_tables_are_current(table_name) %}
-    {#- The commit writes what changes_<t> and checksums_<t> hold; both must come from this
-        invocation (a selection like `dbt run -s backup_commit` would otherwise commit an
-        earlier run's working tables). -#}
+{% macro assert_working_tables_are_current(table_names) %}
+    {#- The commit writes what the tables' working tables (changes_<t>, and checksums_<t> where
+        it exists) hold; all must come from this invocation (a selection like
+        `dbt run -s backup_commit` would otherwise commit an earlier run's working tables).
+        One query for every table of the run. -#}
+    {%- if table_names | length == 0 -%}{{ return('') }}{%- endif -%}
     {%- set query -%}
-        select count(*) from (
-            select backup_invocation_id from {{ session_backup.backup_ref('checksums', table_name) }}
+        select table_name from (
+            {%- for table_name in table_names %}
+            select {{ session_backup.sql_string(table_name) }} as table_name, backup_invocation_id
+            from {{ session_backup.backup_ref('changes', table_name) }}
+            {%- if not session_backup.folds_checksums(session_backup.backup_table_config(table_name)) %}
             union all
-            select backup_invocation_id from {{ session_backup.backup_ref('changes', table_name) }}
+            select {{ session_backup.sql_string(table_name) }} as table_name, backup_invocation_id
+            from {{ session_backup.backup_ref('checksums', table_name) }}
+            {%- endif %}
+            {%- if not loop.last %}
+            union all
+            {%- endif %}
+            {%- endfor %}
         ) as working_rows
         where backup_invocation_id <> {{ session_backup.sql_string(invocation_id) }}
+        order by 1
+        limit 1
     {%- endset -%}
-    {%- if run_query(query).columns[0].values()[0] | int > 0 -%}
-        {{ exceptions.raise_compiler_error("session_backup refused: the working tables of table '" ~ table_name
+    {%- set stale = run_query(query).columns[0].values() -%}
+    {%- if stale | length > 0 -%}
+        {{ exceptions.raise_compiler_error("session_backup refused: the working tables of table '" ~ stale[0]
             ~ "' come from an earlier dbt invocation; build the whole backup (`session-backup backup`"
             ~ " or `dbt build`), not the commit node alone. Nothing was written.") }}
     {%- endif -%}

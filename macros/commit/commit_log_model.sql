@@ -8,7 +8,7 @@
     select
         {{ session_backup.sql_string(invocation_id) }} as invocation_id,
         {{ session_backup.sql_string(table.name) }} as table_name,
-        (select count(*) from {{ session_backup.backup_ref('checksums', table.name) }} where not is_recheck) as sessions,
+        (select count(*) from {{ session_backup.session_checksums(table.name) }} as checksums where not is_recheck) as sessions,
         (select count(*) from {{ session_backup.backup_ref('changes', table.name) }} where change_kind = 'closed') as closed_versions,
         (select count(*) from {{ session_backup.backup_ref('changes', table.name) }} where change_kind = 'opened') as opened_versions,
         {{ dbt.current_timestamp() }} as committed_at

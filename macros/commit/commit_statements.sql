@@ -30,7 +30,7 @@
     {%- set message = "session_backup refused: table " ~ table_name
         ~ " of this run was already committed by another run (nothing was written; run the backup again): session " -%}
     select {{ session_backup.raise_error_sql("concat(" ~ session_backup.sql_string(message) ~ ", checksums.session_id)") }} as already_committed
-    from {{ session_backup.backup_ref('checksums', table_name) }} as checksums
+    from {{ session_backup.session_checksums(table_name) }} as checksums
     inner join {{ ref('backup_manifest') }} as manifest
         on manifest.session_id = checksums.session_id
         and manifest.table_name = {{ session_backup.sql_string(table_name) }}

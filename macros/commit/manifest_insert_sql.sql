@@ -26,7 +26,7 @@
         {{ session_backup.sql_string(session_backup.setting('hash_version')) }},
         {{ session_backup.sql_string(layout.layout_id) }},
         current_timestamp
-    from {{ session_backup.backup_ref('checksums', table_name) }} as checksums
+    from {{ session_backup.session_checksums(table_name) }} as checksums
     {%- if changes_relation is not none %}
     left join (
         select

@@ -60,7 +60,7 @@
         union all{% endif %}
         {%- endfor %}
     ) as layout_columns
-    where exists (select 1 from {{ session_backup.backup_ref('checksums', table_name) }} where not is_recheck)
+    where exists (select 1 from {{ session_backup.session_checksums(table_name) }} as checksums where not is_recheck)
         and not exists (
             select 1 from {{ layouts }}
             where table_name = {{ table_literal }} and layout_id = {{ id_literal }}

@@ -30,7 +30,7 @@
     {%- set identity_list = identity | join(', ') -%}
     {%- set is_steady = session_backup._batch_has_one_session_per_scope(table_name) -%}
     {#- Keyed tables take each checked session's landing count and checksum in this model's
-        landing pass (checksums_<t> reads them from here); keyless ones in checksums_<t>. -#}
+        landing pass (read through session_checksums()); keyless ones in checksums_<t>. -#}
     {%- set fold_checksums = session_backup.folds_checksums(table) -%}
     {%- set reads_landing_once = session_backup.reads_landing_once() and not table.is_keyless -%}
     {%- set reads_head_once = head and session_backup.reads_head_once() -%}
@@ -53,6 +53,16 @@ with
 pending_sessions as (
     {{ session_backup.pending_sessions(table_name) }}
 ),
+{%- if fold_checksums %}
+
+checked_sessions as (
+    {#- The pending sessions and the backed-up ones whose landing is checked again. #}
+    select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
+    union all
+    select session_id, backup_scope, session_seq, true as is_recheck
+    from ({{ session_backup.recheck_sessions(table_name) }}) as rechecked
+),
+{%- endif %}
 
 batch_bounds as (
     select
@@ -113,12 +123,7 @@ landing_rows as (
         {%- endfor %}
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
     from {{ session_backup.landing_source(table_name) }} as landing
-    inner join (
-        select session_id, backup_scope, session_seq, false as is_recheck from pending_sessions
-        union all
-        select session_id, backup_scope, session_seq, true as is_recheck
-        from ({{ session_backup.recheck_sessions(table_name) }}) as rechecked
-    ) as checked_sessions
+    inner join checked_sessions
         on landing.session_id = checked_sessions.session_id
     {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
 ),
@@ -426,8 +431,9 @@ recheck_rows as (
         recheck_sessions.session_seq,
         {{ session_backup.row_hash(columns, 'landing') }} as backup_row_hash
     from {{ session_backup.landing_source(table_name) }} as landing
-    inner join ({{ session_backup.recheck_sessions(table_name) }}) as recheck_sessions
+    inner join checked_sessions as recheck_sessions
         on landing.session_id = recheck_sessions.session_id
+        and recheck_sessions.is_recheck
     {{ session_backup.landing_batch_filter(table_name, 'landing', with_rechecks=true) }}
     {%- endif %}
 ),
@@ -453,17 +459,23 @@ change_rows as (
 ),
 
 checksum_rows as (
-    {#- One row per checked session (none for a session without rows: checksums_<t> records
-        it as empty), beside the change rows: change_kind is NULL on these. #}
+    {#- One row per checked session, beside the change rows (change_kind is NULL on these); a
+        session with no rows is a real, empty state and is recorded as such. Read through
+        session_checksums(). #}
     select
-        backup_scope as backup_checksum_scope,
-        session_seq as backup_checksum_session_seq,
-        is_recheck as backup_checksum_is_recheck,
-        row_count as backup_checksum_row_count,
-        checksum_low as backup_checksum_low,
-        checksum_high as backup_checksum_high,
+        checked_sessions.session_id as backup_checksum_session_id,
+        checked_sessions.backup_scope as backup_checksum_scope,
+        checked_sessions.session_seq as backup_checksum_session_seq,
+        checked_sessions.is_recheck as backup_checksum_is_recheck,
+        coalesce(session_checksums.row_count, 0) as backup_checksum_row_count,
+        coalesce(session_checksums.checksum_low, 0) as backup_checksum_low,
+        coalesce(session_checksums.checksum_high, 0) as backup_checksum_high,
         1 as backup_checksum_side
-    from session_checksums
+    from checked_sessions
+    left join session_checksums
+        on session_checksums.backup_scope = checked_sessions.backup_scope
+        and session_checksums.session_seq = checked_sessions.session_seq
+        and session_checksums.is_recheck = checked_sessions.is_recheck
 )
 
 select
@@ -518,13 +530,6 @@ from changes
 
 {% macro duckdb__not_materialized() %}
     {{ return('not materialized') }}
-{% endmacro %}
-
-
-{% macro folds_checksums(table) %}
-    {#- Whether changes_<t> computes the checked sessions' landing counts and checksums (keyed
-        History tables) instead of a pass of its own in checksums_<t>. -#}
-    {{ return(table.strategy == 'history' and not table.is_keyless) }}
 {% endmacro %}
 
 

@@ -1,6 +1,7 @@
 {% macro checksums_model(table_name) %}
     {#- Row count and order-independent checksum of each pending session's landing content,
-        computed at backup time; `verify` recomputes them from the backup and compares.
+        computed at backup time (keyed History tables take them in changes_<t> instead, see
+        session_checksums); `verify` recomputes them from the backup and compares.
         The last `recheck_recent_sessions` backed-up sessions of each scope the run backs up that
         are still in landing are checksummed again: if landing now holds different content for them, the post-hook
         refuses the batch instead of letting two versions of one session exist. -#}
@@ -8,7 +9,6 @@
         select 1 as placeholder
     {%- else -%}
     {%- set columns = session_backup.landing_columns(table_name) -%}
-    {%- set fold_checksums = session_backup.folds_checksums(session_backup.backup_table_config(table_name)) -%}
 with
 
 pending_sessions as (
@@ -25,21 +25,6 @@ checked_sessions as (
     select session_id, backup_scope, session_seq, true as is_recheck from recent_backed_up_sessions
 ),
 
-{% if fold_checksums -%}
-session_checksums as (
-    {#- Taken in the landing pass of changes_<t> (one read of landing per run). #}
-    select
-        checked_sessions.session_id,
-        changes.backup_checksum_row_count as row_count,
-        changes.backup_checksum_low as checksum_low,
-        changes.backup_checksum_high as checksum_high
-    from {{ session_backup.backup_ref('changes', table_name) }} as changes
-    inner join checked_sessions
-        on checked_sessions.backup_scope = changes.backup_checksum_scope
-        and checked_sessions.session_seq = changes.backup_checksum_session_seq
-        and checked_sessions.is_recheck = changes.backup_checksum_is_recheck
-)
-{%- else -%}
 hashed_rows as (
     select
         landing.session_id,
@@ -57,7 +42,6 @@ session_checksums as (
     from hashed_rows
     group by session_id
 )
-{%- endif %}
 
 {#- A session with no rows is a real, empty state and is recorded as such. -#}
 select

@@ -1,13 +1,14 @@
 {% macro assert_landing_unchanged(table_name) %}
-    {#- Post-hook of each checksums model: a backed-up session whose landing content changed
-        since is refused, and the stored backup stays as it was. -#}
+    {#- Post-hook of the node that takes the table's checksums (checksums_<t>, or changes_<t>
+        where it takes them): a backed-up session whose landing content changed since is
+        refused, and the stored backup stays as it was. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set query -%}
         select
             rechecked.session_id,
             manifest.row_count,
             rechecked.row_count
-        from {{ this }} as rechecked
+        from {{ session_backup.session_checksums(table_name, this) }} as rechecked
         inner join {{ ref('backup_manifest') }} as manifest
             on manifest.session_id = rechecked.session_id
             and manifest.table_name = {{ session_backup.sql_string(table_name) }}

@@ -26,6 +26,12 @@ class TableDeclaration:
     def is_keyless(self) -> bool:
         return not self.key
 
+    @property
+    def folds_checksums(self) -> bool:
+        """Whether change detection takes the sessions' checksums (keyed History tables; the
+        macro folds_checksums says the same to dbt), so the table has no checksums_<t> node."""
+        return self.strategy == "history" and not self.is_keyless
+
 
 def load_declarations(project_dir: Path) -> list[TableDeclaration]:
     """Every table of the landing source (var session_backup_source) with a `meta.backup`

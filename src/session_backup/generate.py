@@ -103,14 +103,19 @@ def _history_strategy_models(
 
     checksums_hook = f"\"{{{{ session_backup.assert_landing_unchanged('{name}') }}}}\""
     changes_hook = f"\"{{{{ session_backup.assert_valid_changes('{name}') }}}}\""
-    return {
-        target.staging_dir / f"{target.model('checksums', name)}.sql": (
+    models = {}
+    if table.folds_checksums:
+        # Keyed tables take their checksums in the landing pass of changes_<t>: no node of
+        # their own, and changes_<t> refuses a re-landed session itself.
+        changes_hook = f"[{changes_hook}, {checksums_hook}]"
+    else:
+        models[target.staging_dir / f"{target.model('checksums', name)}.sql"] = (
             f"{HEADER}{inputs}"
-            # Keyed tables take their checksums in the landing pass of changes_<t>.
-            f"-- depends_on: {target.ref('changes', name)}\n"
             + _config(target, f"checksums_{name}", **working, post_hook=checksums_hook)
             + f"{{{{ session_backup.checksums_model('{name}') }}}}\n"
-        ),
+        )
+    return {
+        **models,
         target.staging_dir / f"{target.model('changes', name)}.sql": (
             f"{HEADER}{inputs}"
             + _config(target, f"changes_{name}", **working, post_hook=changes_hook)
@@ -140,6 +145,7 @@ def _commit_models(target: Target, tables: list[TableDeclaration]) -> dict[Path,
         f"-- depends_on: {target.ref(kind, table.name)}\n"
         for table in history
         for kind in ("checksums", "changes", "history", "head")
+        if kind != "checksums" or not table.folds_checksums
     )
     return {
         target.tables_dir / f"{target.prefix}commit.sql": (
@@ -254,14 +260,23 @@ def _history_properties(target: Target, table: TableDeclaration) -> str:
     """Descriptions (dbt docs) of one table's working and backup models."""
     name = table.name
     key = ", ".join(table.key) if table.key else "the row's content (keyless)"
+    checksums = (
+        "; and, in rows of their own, the landing row count and multiset checksum of each pending and re-checked session"
+        if table.folds_checksums
+        else ""
+    )
     return (
         f"{YAML_HEADER}"
         "version: 2\n\n"
         "models:\n"
-        f"  - name: {target.model('checksums', name)}\n"
-        f"    description: Row count and multiset checksum of each pending session's `{name}` landing rows (working table, rebuilt every run).\n"
-        f"  - name: {target.model('changes', name)}\n"
-        f"    description: What the pending sessions changed in `{name}` (closed and opened versions), per scope and {key} (working table, rebuilt every run).\n"
+        + (
+            ""
+            if table.folds_checksums
+            else f"  - name: {target.model('checksums', name)}\n"
+            f"    description: Row count and multiset checksum of each pending and re-checked session's `{name}` landing rows (working table, rebuilt every run).\n"
+        )
+        + f"  - name: {target.model('changes', name)}\n"
+        f"    description: What the pending sessions changed in `{name}` (closed and opened versions), per scope and {key}{checksums} (working table, rebuilt every run).\n"
         f"  - name: {target.model('history', name)}\n"
         f"    description: Closed versions of `{name}` (its landing columns as landed), valid for sessions [backup_valid_from_seq, backup_valid_to_seq) of their scope. Append-only; written by backup_commit.\n"
         "    columns:\n"

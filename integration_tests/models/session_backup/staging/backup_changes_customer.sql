@@ -9,6 +9,6 @@
     tags=['session_backup'],
     materialized='table',
     schema='staging',
-    post_hook="{{ session_backup.assert_valid_changes('customer') }}",
+    post_hook=["{{ session_backup.assert_valid_changes('customer') }}", "{{ session_backup.assert_landing_unchanged('customer') }}"],
 ) }}
 {{ session_backup.changes_model('customer') }}

@@ -9,6 +9,6 @@
     tags=['session_backup'],
     materialized='table',
     schema='staging',
-    post_hook="{{ session_backup.assert_valid_changes('lineitem') }}",
+    post_hook=["{{ session_backup.assert_valid_changes('lineitem') }}", "{{ session_backup.assert_landing_unchanged('lineitem') }}"],
 ) }}
 {{ session_backup.changes_model('lineitem') }}

@@ -9,6 +9,6 @@
     tags=['session_backup'],
     materialized='table',
     schema='staging',
-    post_hook="{{ session_backup.assert_valid_changes('orders') }}",
+    post_hook=["{{ session_backup.assert_valid_changes('orders') }}", "{{ session_backup.assert_landing_unchanged('orders') }}"],
 ) }}
 {{ session_backup.changes_model('orders') }}

@@ -9,6 +9,6 @@
     tags=['session_backup'],
     materialized='table',
     schema='staging',
-    post_hook="{{ session_backup.assert_valid_changes('part') }}",
+    post_hook=["{{ session_backup.assert_valid_changes('part') }}", "{{ session_backup.assert_landing_unchanged('part') }}"],
 ) }}
 {{ session_backup.changes_model('part') }}

@@ -4,7 +4,6 @@
 -- depends_on: {{ ref('backup_sessions') }}
 -- depends_on: {{ ref('backup_manifest') }}
 -- depends_on: {{ ref('backup_layouts') }}
--- depends_on: {{ ref('backup_changes_result_revenue_by_priority') }}
 {{ config(
     alias='checksums_result_revenue_by_priority',
     tags=['session_backup'],

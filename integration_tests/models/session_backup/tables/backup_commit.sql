@@ -7,19 +7,15 @@
 ) }}
 -- depends_on: {{ ref('backup_manifest') }}
 -- depends_on: {{ ref('backup_layouts') }}
--- depends_on: {{ ref('backup_checksums_customer') }}
 -- depends_on: {{ ref('backup_changes_customer') }}
 -- depends_on: {{ ref('backup_history_customer') }}
 -- depends_on: {{ ref('backup_head_customer') }}
--- depends_on: {{ ref('backup_checksums_lineitem') }}
 -- depends_on: {{ ref('backup_changes_lineitem') }}
 -- depends_on: {{ ref('backup_history_lineitem') }}
 -- depends_on: {{ ref('backup_head_lineitem') }}
--- depends_on: {{ ref('backup_checksums_orders') }}
 -- depends_on: {{ ref('backup_changes_orders') }}
 -- depends_on: {{ ref('backup_history_orders') }}
 -- depends_on: {{ ref('backup_head_orders') }}
--- depends_on: {{ ref('backup_checksums_part') }}
 -- depends_on: {{ ref('backup_changes_part') }}
 -- depends_on: {{ ref('backup_history_part') }}
 -- depends_on: {{ ref('backup_head_part') }}
