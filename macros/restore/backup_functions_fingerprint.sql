@@ -31,6 +31,14 @@
 {% endmacro %}
 
 
+{% macro _string_literals(values) %}
+    {#- The values as SQL string literals, for the digest queries' IN lists. -#}
+    {%- set literals = [] -%}
+    {%- for value in values -%}{%- do literals.append(session_backup.sql_string(value)) -%}{%- endfor -%}
+    {{ return(literals) }}
+{% endmacro %}
+
+
 {% macro default__functions_catalog_digest() %}
     {#- An engine without a catalog query cannot tell: the functions are rebuilt every run. -#}
     {{ return(none) }}
@@ -40,14 +48,8 @@
 {% macro duckdb__functions_catalog_digest() %}
     {%- set catalog = session_backup.sql_string(target.database) -%}
     {%- set schema = session_backup.sql_string(generate_schema_name(none, none)) -%}
-    {%- set excluded = [] -%}
-    {%- for name in session_backup.functions_digest_excluded_tables() -%}
-        {%- do excluded.append(session_backup.sql_string(name)) -%}
-    {%- endfor -%}
-    {%- set landing_names = [] -%}
-    {%- for table in session_backup.backup_tables() -%}
-        {%- do landing_names.append(session_backup.sql_string(table.name)) -%}
-    {%- endfor -%}
+    {%- set excluded = session_backup._string_literals(session_backup.functions_digest_excluded_tables()) -%}
+    {%- set landing_names = session_backup._string_literals(session_backup.backup_tables() | map(attribute='name') | list) -%}
     {%- set landing = session_backup.landing_source('sessions') -%}
     {%- set layouts = session_backup.existing_backup_relation('backup_layouts') -%}
     {%- set query -%}
@@ -87,14 +89,8 @@
         against re-creating every function (one DDL job each, about a second apiece). -#}
     {%- set dataset = '`' ~ target.database ~ '`.`' ~ generate_schema_name(none, none) ~ '`' -%}
     {%- set landing = session_backup.landing_source('sessions') -%}
-    {%- set excluded = [] -%}
-    {%- for name in session_backup.functions_digest_excluded_tables() -%}
-        {%- do excluded.append(session_backup.sql_string(name)) -%}
-    {%- endfor -%}
-    {%- set landing_names = [] -%}
-    {%- for table in session_backup.backup_tables() -%}
-        {%- do landing_names.append(session_backup.sql_string(table.name)) -%}
-    {%- endfor -%}
+    {%- set excluded = session_backup._string_literals(session_backup.functions_digest_excluded_tables()) -%}
+    {%- set landing_names = session_backup._string_literals(session_backup.backup_tables() | map(attribute='name') | list) -%}
     {%- set layouts = session_backup.existing_backup_relation('backup_layouts') -%}
     {%- set query -%}
         select to_hex(md5(coalesce(string_agg(entry, '' order by entry), ''))) from (
