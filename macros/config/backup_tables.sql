@@ -1,6 +1,17 @@
 {% macro backup_tables() %}
     {#- Every landing table declared for backup, as dicts, in a stable order.
-        The declaration lives in the landing sources YAML (`meta.backup`); this is its only reader. -#}
+        The declaration lives in the landing sources YAML (`meta.backup`); this is its only reader.
+        A node asks for them dozens of times (the commit renders five statements per table), and
+        each answer walks every source of the project: it is worked out once per node. -#}
+    {%- set memo = session_backup.node_memo() -%}
+    {%- if 'backup_tables' not in memo -%}
+        {%- do memo.update({'backup_tables': session_backup._declared_tables()}) -%}
+    {%- endif -%}
+    {{ return(memo['backup_tables']) }}
+{% endmacro %}
+
+
+{% macro _declared_tables() %}
     {%- set tables = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='name') -%}
         {%- set backup = node.meta.get('backup') -%}
@@ -9,6 +20,15 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return(tables) }}
+{% endmacro %}
+
+
+{% macro node_memo() %}
+    {#- A dict that lives as long as the node being run (it hangs off the node's own `model`
+        context object), for answers that cannot change within a node. Outside a node (hooks,
+        run-operation) nothing is kept. -#}
+    {%- if model is not mapping -%}{{ return({}) }}{%- endif -%}
+    {{ return(model.setdefault('_session_backup_memo', {})) }}
 {% endmacro %}
 
 

@@ -40,12 +40,9 @@
 {% macro _landing_columns_cached(relation) %}
     {#- One `describe` per landing table and node: a node asks for the same columns many times
         (change detection, Head and History layouts, the commit's statements per table). The
-        cache lives in this node's `model` context object, so the next node (and the next run)
+        cache lives as long as the node (node_memo), so the next node (and the next run)
         describes landing again and sees a column added in between. -#}
-    {%- if model is not mapping -%}
-        {{ return(adapter.get_columns_in_relation(relation)) }}
-    {%- endif -%}
-    {%- set cache = model.setdefault('_session_backup_landing_columns', {}) -%}
+    {%- set cache = session_backup.node_memo().setdefault('landing_columns', {}) -%}
     {%- set key = relation | string -%}
     {%- if key not in cache -%}
         {%- do cache.update({key: adapter.get_columns_in_relation(relation)}) -%}

@@ -12,11 +12,15 @@
         'session_backup_prefix': 'backup_',
         'session_backup_folder': 'models/session_backup',
     } -%}
-    {%- set resolved = {} -%}
-    {%- for name, default in defaults.items() -%}
-        {%- do resolved.update({name: var(name, default)}) -%}
-    {%- endfor -%}
-    {{ return(resolved) }}
+    {%- set memo = session_backup.node_memo() -%}
+    {%- if 'settings' not in memo -%}
+        {%- set resolved = {} -%}
+        {%- for name, default in defaults.items() -%}
+            {%- do resolved.update({name: var(name, default)}) -%}
+        {%- endfor -%}
+        {%- do memo.update({'settings': resolved}) -%}
+    {%- endif -%}
+    {{ return(memo['settings']) }}
 {% endmacro %}
 
 
