@@ -5,18 +5,10 @@
 
 
 {% macro default__run_atomically(statements) %}
-    {#- dbt opens a transaction before the first statement of a node; one commit ends it. -#}
-    {%- for statement_sql in statements -%}
-        {%- call statement('main' if loop.first else 'atomic_' ~ loop.index) -%}{{ statement_sql }}{%- endcall -%}
-    {%- endfor -%}
-    {% do adapter.commit() %}
-{% endmacro %}
-
-
-{% macro duckdb__run_atomically(statements) %}
-    {#- One call for all statements (DuckDB runs a script of several), inside the transaction
-        dbt opened for the node: a run's commit is 20-30 statements, and dbt's fixed cost per
-        statement call is more than most of them take. -#}
+    {#- One call for all statements (DuckDB, like most engines' drivers, runs a script of
+        several), inside the transaction dbt opened for the node; one commit ends it. A run's
+        commit is 20-30 statements, and dbt's fixed cost per statement call is more than most
+        of them take. -#}
     {%- call statement('main') -%}
         {%- for statement_sql in statements %}
         {{ statement_sql }}
