@@ -7,7 +7,9 @@
 
 A private project copy (scripts/bench_project.py, strategy `history`) backs up the first
 `--prefix` sessions in one run and keeps a copy of that backup database; each measured run starts
-from that copy, so runs can be repeated after a change to the macros. Per run it prints the wall
+from that copy, so runs can be repeated (`--reuse`; a change to the package's macros backs the
+prefix up again, since the restore functions' digest covers their code and every run from an
+older copy would rebuild the functions). Per run it prints the wall
 time of `session-backup backup` (in-process, as the CLI runs it), the SQL time of every node, and
 the plain-copy insert of the same session into a database file (as the bench's floor, timed in the
 same process, side by side). `--strategy snapshot` measures the dbt snapshot baseline the same way
@@ -70,6 +72,20 @@ def plain_insert_seconds(
         return time.perf_counter() - started
 
 
+def _macros_digest() -> str:
+    """What the restore functions' digest sees of the code: every macro file of the package."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "macros").rglob("*.sql")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _same_macros(marker: Path) -> bool:
+    return marker.exists() and marker.read_text() == _macros_digest()
+
+
 def run_backup(deployment, strategy: str = "history") -> tuple[float, dict[str, float]]:
     """`session-backup backup` in this process (lock, dbt build without invariant tests, run log);
     the baseline: `dbt build`, as the bench runs it."""
@@ -114,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         help="history (session-backup backup) or the dbt snapshot baseline (one session per run)",
     )
     parser.add_argument(
-        "--reuse", action="store_true", help="reuse the prefix backup already in --work"
+        "--reuse",
+        action="store_true",
+        help="reuse the prefix backup already in --work (backed up again if the package's macros "
+        "changed since: the restore functions' digest covers them, so every measured run would "
+        "rebuild the functions)",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
@@ -155,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
             {"kind": "catchup", "sessions": args.catchup, "wall_seconds": seconds, "nodes": nodes}
         )
     else:
+        code_marker = saved.with_suffix(".macros")
+        if args.reuse and saved.exists() and not _same_macros(code_marker):
+            print(
+                "the package's macros changed since the saved prefix: backing it up again",
+                file=sys.stderr,
+            )
+            saved.unlink()
         if not (args.reuse and saved.exists()):
             backup_db.unlink(missing_ok=True)
             release(landing_db, None)
@@ -169,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, _ = run_backup(deployment)
             print(f"prefix of {args.prefix} sessions backed up in {seconds:.1f} s", file=sys.stderr)
             shutil.copy(backup_db, saved)
+            code_marker.write_text(_macros_digest())
         for index in range(args.singles):
             shutil.copy(saved, backup_db)
             Path(str(backup_db) + ".wal").unlink(missing_ok=True)
