@@ -83,14 +83,12 @@ def choose_tables(
                 f"Table {table!r} is not declared for backup (declared: {', '.join(sorted(declared_names))})."
             )
     wanted = requested or sorted(declared_names | set(available))
-    reasons_by_table = _missing_reasons(warehouse, session_id, declared)
-    missing = {
-        table: reasons_by_table.get(table, "not in the backup manifest")
-        for table in wanted
-        if table in declared_names and table not in available
-    }
-    if not missing:
+    absent = [table for table in wanted if table in declared_names and table not in available]
+    if not absent:
         return requested or available
+    # Why each is missing reads the whole manifest: only worth it when something is missing.
+    reasons_by_table = _missing_reasons(warehouse, session_id, declared)
+    missing = {table: reasons_by_table.get(table, "not in the backup manifest") for table in absent}
     reasons = "; ".join(f"{table}: {reason}" for table, reason in sorted(missing.items()))
     rest = [table for table in wanted if table in available]
     if requested:

@@ -23,7 +23,7 @@ import duckdb
 from click.testing import CliRunner
 
 from session_backup.config import environment_set
-from support.project import copy_project
+from support.project import copy_project, generate_project
 
 EMULATOR_PROJECT = "local-proj"
 
@@ -168,7 +168,7 @@ class BigQueryDeployment:
         }
         self.client = bigquery_client(self.endpoint)
         self.client.create_dataset(f"{EMULATOR_PROJECT}.{self.landing_dataset}", exists_ok=True)
-        self.cli(["generate"])
+        generate_project(self.project, self.env, declarations)
 
     # -- driving it like a user -------------------------------------------------------------
 

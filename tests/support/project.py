@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import shutil
@@ -60,7 +61,7 @@ snapshot-paths: ["snapshots"]
 
 def copy_project(destination: Path, declarations: dict[str, dict]) -> Path:
     """A consumer project that installs the package, with `declarations` as its landing source."""
-    skeleton = _installed_package(Path(tempfile.gettempdir()) / f"session-backup-{os.getpid()}")
+    skeleton = _installed_package(_scratch())
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copytree(skeleton, destination, symlinks=True, dirs_exist_ok=True)
     write_declarations(destination, declarations)
@@ -78,6 +79,43 @@ def write_declarations(project: Path, declarations: dict[str, dict]) -> None:
     path = project / "models/landing/_landing__sources.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"version": 2, "sources": [source]}, sort_keys=False))
+
+
+# Generated projects per (target, declarations), made once per test process (generate_project).
+_GENERATED: dict[str, Path] = {}
+
+
+def generate_project(project: Path, env: dict[str, str], declarations: dict[str, dict]) -> None:
+    """`session-backup generate` in `project` (a copy_project), run once per test process for
+    the same target and declarations. The first project is generated and parsed by dbt; later
+    ones get a copy of its files and of dbt's manifest with their timestamps, so that neither
+    generate nor the next command parses the project again: the CLI still parses as soon as a
+    test changes a file (it is then newer than the manifest)."""
+    from session_backup.cli import main
+    from session_backup.dbt_project import parsed_project
+
+    target_dir = Path(env["DBT_TARGET_PATH"])
+    key = json.dumps([env["SESSION_BACKUP_TARGET"], declarations], sort_keys=True)
+    saved = _GENERATED.get(key)
+    if saved is not None:
+        shutil.rmtree(project)
+        shutil.copytree(saved / "project", project, symlinks=True)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(saved / "manifest.json", target_dir / "manifest.json")
+        return
+    with environment_set(env):
+        generated = CliRunner().invoke(main, ["generate"], catch_exceptions=False)
+        assert generated.exit_code == 0, generated.output
+        parsed_project(project)  # the manifest now knows the generated models
+    saved = _scratch() / "generated" / str(len(_GENERATED))
+    shutil.rmtree(saved, ignore_errors=True)
+    shutil.copytree(project, saved / "project", symlinks=True)
+    shutil.copy2(target_dir / "manifest.json", saved / "manifest.json")
+    _GENERATED[key] = saved
+
+
+def _scratch() -> Path:
+    return Path(tempfile.gettempdir()) / f"session-backup-{os.getpid()}"
 
 
 class Deployment:
@@ -100,8 +138,7 @@ class Deployment:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
         if generate:
-            generated = self.cli(["generate"])
-            assert generated.exit_code == 0, generated.output
+            generate_project(self.project, self.env, declarations)
 
     @contextmanager
     def environment(self) -> Iterator[None]:
