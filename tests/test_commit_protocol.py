@@ -274,8 +274,8 @@ def test_first_run_killed_between_tables_loses_no_session(tmp_path):
 
 
 def test_the_commit_node_alone_does_not_commit_an_earlier_runs_work(deployment):
-    from session_backup.backup import run_dbt
     from session_backup.config import load_settings
+    from session_backup.dbt_runner import run_dbt
 
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
     before = restored_state(deployment)
@@ -307,7 +307,7 @@ def test_a_commit_racing_another_rolls_back_whole(deployment):
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
 
-    from session_backup.backup import _release_duckdb
+    from session_backup.dbt_runner import release_duckdb
 
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
     before = restored_state(deployment)
@@ -332,7 +332,7 @@ def test_a_commit_racing_another_rolls_back_whole(deployment):
                 ]
             )
         finally:
-            _release_duckdb()
+            release_duckdb()
     assert not result.success
     with deployment.backup_connection() as connection:
         # 'bag' was written before 'wide' in the same transaction: rolled back with it.
@@ -351,8 +351,8 @@ def test_full_refresh_rebuilds_nothing_of_the_backup(deployment):
     """Every table that is the backup refuses --full-refresh through its own model config or
     materialization (not a folder config of this project): `dbt build --full-refresh` keeps
     every backed-up session exactly as it was, and still backs up the new one."""
-    from session_backup.backup import run_dbt
     from session_backup.config import load_settings
+    from session_backup.dbt_runner import run_dbt
 
     land(deployment, "vn-2", "VN", "2024-01-02", 2)
     assert deployment.backup().exit_code == 0

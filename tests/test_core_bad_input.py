@@ -206,8 +206,8 @@ def test_second_backup_while_one_runs_stops_clearly(deployment):
 def test_invariant_tests_catch_a_tampered_history(deployment):
     import duckdb
 
-    from session_backup.backup import run_dbt
     from session_backup.config import load_settings
+    from session_backup.dbt_runner import run_dbt
 
     land(
         deployment,

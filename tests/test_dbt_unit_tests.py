@@ -10,8 +10,8 @@ from support.project import INTEGRATION, REPO
 
 
 def test_dbt_unit_tests_pass(tmp_path, monkeypatch):
-    from session_backup.backup import run_dbt
     from session_backup.config import load_settings
+    from session_backup.dbt_runner import run_dbt
 
     shutil.copy(REPO / "profiles.example.yml", tmp_path / "profiles.yml")
     with duckdb.connect(str(tmp_path / "landing.duckdb")) as landing:

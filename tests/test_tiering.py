@@ -30,7 +30,7 @@ from support.tiering_landing import (
 
 from session_backup import cold as tiering
 from session_backup.cli import main
-from session_backup.cli_tiering import prune, rehydrate, tier
+from session_backup.cli.tiering import prune, rehydrate, tier
 from session_backup.cold.paths import encode_scope
 from session_backup.config import load_settings
 
@@ -225,7 +225,7 @@ def test_tier_killed_at_a_step_then_resumed(deployment, step):
     before = {table: entry["total"] for table, entry in versions(deployment).items()}
     code = (
         "from session_backup.cli import main, run\n"
-        "from session_backup.cli_tiering import tier\n"
+        "from session_backup.cli.tiering import tier\n"
         "main.add_command(tier)\nrun()\n"
     )
     env = {**os.environ, **deployment.env, tiering.FAULT_ENV: f"tier.{step}:exit"}

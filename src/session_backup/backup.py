@@ -11,10 +11,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from session_backup.config import Settings
+from session_backup.dbt_runner import BuildResult, run_dbt
 from session_backup.errors import REFUSAL_MARKER, BackupError, ProblemFound
 from session_backup.run_log import RUNS_TABLE, BackupRun, record_run, utc_now
 from session_backup.warehouse import DatabaseBusy, lock_holder, wait_until_free
@@ -55,84 +55,6 @@ def backup_lock(settings: Settings, wait: bool) -> Iterator[None]:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@dataclass
-class BuildResult:
-    succeeded: bool
-    errors: list[str]
-    seconds: float
-    node_timings: dict[str, float]
-
-
-def run_dbt(settings: Settings, args: list[str]) -> BuildResult:
-    """dbt in-process: ~0.2 s per call after the first, against ~2 s for a new process."""
-    from dbt.cli.main import dbtRunner
-
-    from session_backup.faults import fault_callbacks  # test-only; inert unless its env var is set
-
-    env_target = settings.target
-    full_args = args + [
-        "--project-dir",
-        str(settings.project_dir),
-        "--profiles-dir",
-        str(settings.profiles_dir),
-        "--target",
-        env_target,
-    ]
-    started = time.perf_counter()
-    cwd = os.getcwd()
-    os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
-    try:
-        result = dbtRunner(callbacks=fault_callbacks(settings)).invoke(full_args)
-    finally:
-        os.chdir(cwd)
-        _release_duckdb()
-    seconds = time.perf_counter() - started
-    errors: list[str] = []
-    timings: dict[str, float] = {}
-    if result.exception is not None:
-        errors.append(_clean_message("dbt", str(result.exception)))
-    for node_result in getattr(result.result, "results", None) or []:
-        name = getattr(
-            getattr(node_result, "node", None), "name", "dbt"
-        )  # run-operation has no node
-        timings[name] = float(getattr(node_result, "execution_time", 0.0) or 0.0)
-        status = str(getattr(node_result, "status", "")).lower()
-        if status in {"error", "fail", "runtime error"}:
-            errors.append(_clean_message(name, node_result.message or ""))
-    return BuildResult(
-        succeeded=bool(result.success) and not errors,
-        errors=errors,
-        seconds=seconds,
-        node_timings=timings,
-    )
-
-
-def _release_duckdb() -> None:
-    """dbt-duckdb keeps its database open for the life of the process; close it so the CLI (or
-    a test) can open the file again, read-only or not, in the same process."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:
-        return
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
-
-
-def _clean_message(node: str, message: str) -> str:
-    """The one line a user needs out of a dbt error: our raise messages, not the stack."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    meaningful = [
-        line
-        for line in lines
-        if not line.startswith(">")
-        and "Compilation Error" not in line
-        and "Runtime Error" not in line
-    ]
-    return f"{node}: " + (meaningful[0] if meaningful else message.strip())
 
 
 def run_backup(

@@ -87,7 +87,7 @@ def _newest_project_file(project_dir: Path) -> float:
 
 
 def _parse(settings: Settings) -> None:
-    from session_backup.backup import run_dbt
+    from session_backup.dbt_runner import run_dbt
 
     result = run_dbt(settings, ["--log-level", "none", "--log-level-file", "debug", "parse"])
     if not result.succeeded:

@@ -35,7 +35,7 @@ import click
 from session_backup.errors import BackupError
 
 if TYPE_CHECKING:
-    from session_backup.cli import Context
+    from session_backup.cli.context import Context
 
 GIB = 2**30
 TIB = 2**40

@@ -192,8 +192,8 @@ class BigQueryDeployment:
 
     def dbt(self, args: list[str]):
         """dbt in-process with this deployment's target, like the CLI runs it."""
-        from session_backup.backup import run_dbt
         from session_backup.config import load_settings
+        from session_backup.dbt_runner import run_dbt
 
         with self.environment():
             return run_dbt(load_settings(self.project), args)

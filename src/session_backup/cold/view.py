@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-from contextlib import suppress
 
 from session_backup.cold.duckdb_engine import DuckDBBackup, open_backup, quote
 from session_backup.cold.duckdb_sql import check_path_literal, read_casts, read_parquet_sql
@@ -89,52 +87,18 @@ def functions_missing_cold(backup: DuckDBBackup, tables: list[str]) -> list[str]
 def refresh_restore_functions(settings: Settings) -> None:
     """Re-creates restore_<t>/checksum_<t> (dbt run-operation session_backup.create_backup_functions), so they
     union the cold views. Needed once per table, the first time it gets a cold view."""
-    from dbt.cli.main import dbtRunner
+    from session_backup.dbt_runner import run_dbt
 
-    cwd = os.getcwd()
-    os.chdir(settings.project_dir)  # relative paths in profiles resolve against the project
-    try:
-        with profile_environment(settings):
-            result = dbtRunner().invoke(
-                [
-                    "run-operation",
-                    "session_backup.create_backup_functions",
-                    "--quiet",
-                    "--project-dir",
-                    str(settings.project_dir),
-                    "--profiles-dir",
-                    str(settings.profiles_dir),
-                    "--target",
-                    settings.target,
-                ]
-            )
-    finally:
-        os.chdir(cwd)
-        close_dbt_duckdb()
-    if not result.success:
-        detail = (
-            str(result.exception).strip().splitlines()[0]
-            if result.exception
-            else "see logs/dbt.log"
+    with profile_environment(settings):
+        result = run_dbt(
+            settings, ["--quiet", "run-operation", "session_backup.create_backup_functions"]
         )
+    if not result.succeeded:
+        detail = result.errors[0] if result.errors else "see logs/dbt.log"
         raise BackupError(
             f"Could not re-create the restore functions to read cold history ({detail}); nothing was moved. "
             "Fix that (`dbt run-operation session_backup.create_backup_functions`) and re-run."
         )
-
-
-def close_dbt_duckdb() -> None:
-    """dbt-duckdb keeps its DuckDB instance open after `run-operation`; a later connection of
-    ours with other options would then be refused ("different configuration")."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover
-        return
-    environment = getattr(DuckDBConnectionManager, "_ENV", None)
-    if environment is not None:
-        with suppress(Exception):  # best effort
-            environment.close()
-    DuckDBConnectionManager.close_all_connections()
 
 
 def prepare_views(settings: Settings, tables: list[str]) -> None:

@@ -1,8 +1,8 @@
 """`session-backup tier | rehydrate | prune`: cold storage and retention of History.
 
-Registered on the main group by cli.py (`main.add_command(tier)` ...); imports only cli_context, so
-there is no import cycle with cli.py. The logic lives in
-session_backup.cold; this module only parses options and prints (results on stdout, progress on stderr).
+Registered on the main group by the package (cli/__init__.py); imports only cli.context, so
+there is no import cycle. The logic lives in session_backup.cold; this module only parses
+options and prints (results on stdout, progress on stderr).
 Design: docs/cold-storage.md.
 """
 
@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from session_backup.cli_context import Context, pass_context
+from session_backup.cli.context import Context, pass_context
 from session_backup.cold import Progress
 
 EXIT_PROBLEM = 1  # ran, but a table could not be tiered

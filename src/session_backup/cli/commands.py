@@ -1,8 +1,4 @@
-"""The `session-backup` command: backup, restore, verify, status and the rest.
-
-Results go to stdout (`--json` for machines), progress and logs to stderr.
-Exit codes: 0 ok, 1 a problem was found (mismatch, refused data), 2 usage or environment error.
-"""
+"""The command group and its core commands: generate, backup, status, restore, verify."""
 
 from __future__ import annotations
 
@@ -11,17 +7,10 @@ import sys
 import click
 
 from session_backup import __version__
-from session_backup.cli_context import CommandGroup, Context, pass_context
+from session_backup.cli.context import CommandGroup, Context, pass_context
 from session_backup.config import load_settings
 from session_backup.declarations import load_declarations, project_hash_version
 from session_backup.errors import EXIT_PROBLEM
-
-__all__ = [
-    "Context",
-    "main",
-    "pass_context",
-    "run",
-]  # Context: for command modules written before cli_context
 
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -210,7 +199,7 @@ def restore(
       session-backup restore --session VN-20240101T000000 --as-views --into explore_vn
     """
     if session_id is None or any(value not in (None, False) for value in selection.values()):
-        from session_backup.cli_backtest import restore_selected
+        from session_backup.cli.backtest import restore_selected
 
         return restore_selected(
             ctx,
@@ -357,21 +346,3 @@ def run() -> None:
             raise
         click.echo(f"Error: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(2)
-
-
-# Cold storage and retention commands live in their own module; they share Context with these.
-from session_backup.cli_tiering import prune, rehydrate, tier
-
-for _command in (tier, rehydrate, prune):
-    main.add_command(_command)
-
-# Back-testing and explaining (export, diff, log) live in their own module too.
-from session_backup.cli_backtest import diff, export, log
-
-for _command in (export, diff, log):
-    main.add_command(_command)
-
-# The cost estimate (no warehouse needed) lives in its own module too.
-from session_backup.estimate import estimate_command
-
-main.add_command(estimate_command, name="estimate")

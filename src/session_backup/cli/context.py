@@ -1,7 +1,7 @@
 """What every command shares: the settings, the output mode, and the `--json`/`--quiet` options.
 
-Command modules import this module, never the group module (cli.py), so adding a command
-module creates no import cycle.
+Command modules import this module, never one another or the package (cli/__init__.py, which
+puts the group together), so adding a command module creates no import cycle.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`session-backup export | diff | log`, and the many-session, point-in-time and view forms of
 `restore`: back-testing a model on past sessions and explaining a past result.
 
-Registered on the main group by cli.py; `restore` (in cli.py) hands its new options to
+Registered on the main group by the package (cli/__init__.py); `restore` (cli/commands.py) hands its new options to
 `restore_selected` here. The logic lives in backtest.py; this module parses options and prints
 (results on stdout, progress on stderr).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from session_backup import backtest
-from session_backup.cli_context import Context, pass_context
+from session_backup.cli.context import Context, pass_context
 from session_backup.declarations import load_declarations
 from session_backup.errors import BackupError, ProblemFound
 
