@@ -327,3 +327,26 @@ def test_the_package_itself_is_not_a_project_to_back_up():
     assert result.exit_code == 2, result.output
     assert "is the session_backup package itself" in result.output
     assert "integration_tests/" in result.output
+
+
+def test_command_modules_import_only_the_shared_context():
+    """No import cycle can form in the CLI: at module level, a command module of
+    session_backup.cli imports no other module of the package but `context`; only
+    cli/__init__.py, which puts the group together, imports them all (decision 0006)."""
+    import ast
+
+    package = REPO / "src/session_backup/cli"
+    modules = sorted(path for path in package.glob("*.py") if path.name != "__init__.py")
+    assert {path.stem for path in modules} >= {"commands", "context", "tiering", "backtest"}
+    for path in modules:
+        tree = ast.parse(path.read_text())
+        imported = {
+            node.module
+            for node in tree.body  # module level only: imports inside a command are allowed
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {
+            alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names
+        }
+        assert {name for name in imported if name.startswith("session_backup.cli")} <= {
+            "session_backup.cli.context"
+        }, (path.name, sorted(imported))
