@@ -59,7 +59,7 @@ COST_MODEL_SOURCE = "docs/bigquery.md (Cost, measured with tests/support/bigquer
 COST_MODEL_SCALE_FACTOR = 0.002
 LANDED_SESSION_MIB_AT_COST_MODEL_SCALE = 4.0  # "a landed session ≈ 4.0 MiB"
 BACKUP_RUN_MINIMUM_GIB = 1.74  # "1.74 GiB" billed for a tiny run (current write path): the 10 MB minimums of 99 statements
-RESTORE_MINIMUM_MIB = 380  # "380 MiB" billed for a one-session restore of the 5 tables
+RESTORE_MINIMUM_MIB = 250  # "250 MiB" billed for a one-session restore of the 5 tables
 
 SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?\s*$", re.IGNORECASE)
 SIZE_UNITS = {

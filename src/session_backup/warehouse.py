@@ -16,6 +16,7 @@ from typing import Any
 
 from session_backup.config import Settings
 from session_backup.errors import BackupError
+from session_backup.layouts import session_layouts
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -55,13 +56,12 @@ class Warehouse:
     ) -> dict[str, int]:
         raise NotImplementedError
 
-    def session_projection(self, session_id: str, table: str) -> str:
-        """The select list that returns the columns the session landed with: the restore
-        function returns the table's newest stored layout, a superset."""
-        from session_backup.layouts import session_columns
-
-        columns = session_columns(self, session_id, table)
-        return "*" if columns is None else ", ".join(self._quote(name) for name in columns)
+    def session_projection(self, table: str, layouts: dict[str, list[str]]) -> str:
+        """The select list that returns the columns the session landed with (`layouts`, from
+        session_layouts): the restore function returns the table's newest stored layout, a
+        superset."""
+        columns = layouts.get(table)
+        return "*" if not columns else ", ".join(self._quote(name) for name in columns)
 
     def checksum_call(self, table: str, session_id: str) -> tuple[str, dict[str, Any]]:
         """The FROM clause and parameters of the checksum `verify` compares with the manifest."""
@@ -142,6 +142,7 @@ class DuckDBWarehouse(Warehouse):
 
         into = self._quote(checked_identifier(into_schema, "Schema"))
         counts = {}
+        layouts = session_layouts(self, session_id)
         try:
             self.connection.execute("begin transaction")
             self.connection.execute(f"create schema if not exists {into}")
@@ -149,7 +150,7 @@ class DuckDBWarehouse(Warehouse):
                 target = f"{into}.{self._quote(table)}"
                 self.connection.execute(
                     f"create or replace table {target} as "
-                    f"select {self.session_projection(session_id, table)} "
+                    f"select {self.session_projection(table, layouts)} "
                     f"from {self.function_call('restore_' + table, '$session_id')}",
                     {"session_id": session_id},
                 )
@@ -433,19 +434,20 @@ class BigQueryWarehouse(Warehouse):
         made: list[str] = []
         counts = {}
         position = self.session_position(session_id)
+        layouts = session_layouts(self, session_id)
         try:
             for table in tables:
                 target = f"`{self.project}`.`{into}`.`{table}`"
                 source, params = self.restore_call(table, session_id, position)
-                projection = self.session_projection(session_id, table)
+                projection = self.session_projection(table, layouts)
                 self.query(
                     f"create or replace table {target} as select {projection} from {source}",
                     **params,
                 )
                 made.append(f"{self.project}.{into}.{table}")
-                # A bare count(*) reads no column: 0 bytes processed.
-                counts[table] = self.query(f"select count(*) from {target}")[0][0]
-        except BackupError:
+                # The table's metadata: exact for a table a finished job wrote, and no query job.
+                counts[table] = int(self.client.get_table(made[-1]).num_rows or 0)
+        except Exception:  # whatever failed, nothing half-restored stays behind
             for table_id in made:
                 self.client.delete_table(table_id, not_found_ok=True)
             raise
